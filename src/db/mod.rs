@@ -1,0 +1,33 @@
+//! PostGIS access: the connection pool, the embedded migrations, and one module per
+//! table family.
+
+pub mod regions;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::ConnectOptions;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+/// The SQL migrations under `migrations/`, built into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Opens a connection pool to `url` (a `postgres://` URL).
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    // Imports run statements of several seconds on purpose; only log the truly slow.
+    let options = PgConnectOptions::from_str(url)?.log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(60));
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+}
+
+/// Applies the migrations that have not been applied yet.
+pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    MIGRATOR.run(pool).await
+}

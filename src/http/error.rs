@@ -1,0 +1,203 @@
+//! The one error type of the HTTP layer and its RFC 9457 problem+json rendering.
+//!
+//! Handlers return [`ApiError`]; it becomes a [`Problem`] carried in the response's
+//! extensions, and the [`render_problems`] middleware writes the body in the
+//! client's language (Accept-Language) with the request path as `instance`. Any other
+//! error response without a problem body (405 from the router, 413 from a body limit)
+//! is given one there too, so every error a client sees is problem+json.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::i18n::Lang;
+use crate::region::RegionCode;
+
+/// Media type of RFC 9457 problem details.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No region has this code.
+    #[error("region {0} not found")]
+    RegionNotFound(RegionCode),
+    /// A path or query parameter is malformed or out of range.
+    #[error("invalid parameter {param}: {detail}")]
+    InvalidParameter {
+        /// The parameter's name.
+        param: String,
+        /// What is wrong with it (English; shown in both languages).
+        detail: String,
+    },
+    /// No route matches.
+    #[error("no such resource")]
+    NoRoute,
+    /// The database is unreachable or failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Problem details, in both languages until the response is rendered.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Short slug naming the problem type, e.g. `region-not-found`.
+    pub slug: &'static str,
+    /// Title in Indonesian and English.
+    pub title: (&'static str, &'static str),
+    /// Detail in Indonesian and English.
+    pub detail: (String, String),
+    /// Extension members, e.g. the offending parameter.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ApiError {
+    fn problem(&self) -> Problem {
+        let mut extra = serde_json::Map::new();
+        let (status, slug, title, detail) = match self {
+            ApiError::RegionNotFound(code) => {
+                extra.insert("kode".into(), json!(code));
+                (
+                    StatusCode::NOT_FOUND,
+                    "region-not-found",
+                    ("Wilayah tidak ditemukan", "Region not found"),
+                    (
+                        format!("Tidak ada wilayah dengan kode {code}."),
+                        format!("There is no region with code {code}."),
+                    ),
+                )
+            }
+            ApiError::InvalidParameter { param, detail } => {
+                extra.insert("parameter".into(), json!(param));
+                (
+                    StatusCode::BAD_REQUEST,
+                    "invalid-parameter",
+                    ("Parameter tidak valid", "Invalid parameter"),
+                    (
+                        format!("Parameter {param} tidak valid: {detail}"),
+                        format!("Parameter {param} is invalid: {detail}"),
+                    ),
+                )
+            }
+            ApiError::NoRoute => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                ("Tidak ditemukan", "Not found"),
+                (
+                    "Alamat ini tidak ada.".to_owned(),
+                    "There is nothing at this address.".to_owned(),
+                ),
+            ),
+            ApiError::Database(e) => {
+                tracing::error!(error = %e, "database error");
+                let unavailable = matches!(
+                    e,
+                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+                );
+                if unavailable {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "database-unavailable",
+                        ("Basis data tidak tersedia", "Database unavailable"),
+                        (
+                            "Basis data sedang tidak dapat dihubungi; coba lagi sebentar.".to_owned(),
+                            "The database cannot be reached right now; try again shortly.".to_owned(),
+                        ),
+                    )
+                } else {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        ("Kesalahan internal", "Internal error"),
+                        (
+                            "Terjadi kesalahan di server; sudah dicatat.".to_owned(),
+                            "Something went wrong on the server; it has been logged.".to_owned(),
+                        ),
+                    )
+                }
+            }
+        };
+        Problem {
+            status,
+            slug,
+            title,
+            detail,
+            extra,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        let mut response = problem.status.into_response();
+        response.extensions_mut().insert(problem);
+        response
+    }
+}
+
+/// Generic problem for an error status that carries none (405, 413, 415, ...).
+fn generic(status: StatusCode) -> Problem {
+    let (id, en): (&'static str, &'static str) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("Metode tidak diizinkan", "Method not allowed"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("Isi permintaan terlalu besar", "Request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("Jenis isi tidak didukung", "Unsupported media type"),
+        StatusCode::NOT_FOUND => ("Tidak ditemukan", "Not found"),
+        StatusCode::REQUEST_TIMEOUT => ("Waktu permintaan habis", "Request timeout"),
+        _ if status.is_client_error() => ("Permintaan tidak valid", "Bad request"),
+        _ => ("Kesalahan server", "Server error"),
+    };
+    Problem {
+        status,
+        slug: "http-error",
+        title: (id, en),
+        detail: (id.to_owned(), en.to_owned()),
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// Middleware: renders every error response as problem+json in the client's language.
+pub async fn render_problems(request: Request, next: Next) -> Response {
+    let lang = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Lang::Id, Lang::from_accept_language);
+    let instance = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let already = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if already {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let problem = parts.extensions.remove::<Problem>().unwrap_or_else(|| generic(status));
+    let mut body = serde_json::Map::new();
+    body.insert("type".into(), json!(format!("/problems/{}", problem.slug)));
+    body.insert("title".into(), json!(lang.pick(problem.title.0, problem.title.1)));
+    body.insert("status".into(), json!(problem.status.as_u16()));
+    body.insert("detail".into(), json!(lang.pick(&problem.detail.0, &problem.detail.1)));
+    body.insert("instance".into(), json!(instance));
+    body.extend(problem.extra);
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.pick("id", "en")),
+    );
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,15 @@
+//! SIPKS map server: administrative boundaries of Indonesia in PostGIS, served over
+//! HTTP for the early-warning system for social conflict (Sistem Informasi Penanganan
+//! Konflik Sosial).
+//!
+//! - [`region`]: region codes and levels, the vocabulary of everything else;
+//! - [`boundaries`]: importers for the upstream SQL dumps and GeoJSON, with repair;
+//! - [`db`]: PostGIS access and migrations;
+//! - [`http`]: the axum server;
+//! - [`i18n`]: Bahasa Indonesia and English for user-facing text.
+
+pub mod boundaries;
+pub mod db;
+pub mod http;
+pub mod i18n;
+pub mod region;

@@ -1,0 +1,171 @@
+//! The `sipks` command: serve the map server, apply migrations, import boundaries.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use sipks::boundaries::{self, ImportError, ImportOptions, PropertyNames};
+use sipks::i18n::Lang;
+use sipks::{db, http};
+
+#[derive(Parser)]
+#[command(name = "sipks", version, about = "SIPKS map server / server peta SIPKS")]
+struct Cli {
+    /// PostgreSQL + PostGIS connection URL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// Language of messages: id (Bahasa Indonesia) or en.
+    #[arg(long, env = "SIPKS_LANG", global = true, default_value = "id", value_parser = parse_lang)]
+    lang: Lang,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the database migrations, then serve HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SIPKS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Apply the database migrations that have not been applied yet.
+    Migrate,
+    /// Administrative boundaries.
+    #[command(subcommand)]
+    Boundaries(BoundariesCommand),
+}
+
+#[derive(Subcommand)]
+enum BoundariesCommand {
+    /// Import boundary files (wilayah_boundaries SQL dumps or GeoJSON) or directories
+    /// of them, in one transaction.
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// Files or directories (searched recursively for *.sql, *.geojson, *.json).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Do nothing when regions are already stored (for start-up scripts).
+    #[arg(long)]
+    if_empty: bool,
+    /// GeoJSON property holding the region code.
+    #[arg(long, default_value = "kode")]
+    code_property: String,
+    /// GeoJSON property holding the name.
+    #[arg(long, default_value = "nama")]
+    name_property: String,
+    /// GeoJSON property holding the level.
+    #[arg(long, default_value = "level")]
+    level_property: String,
+    /// GeoJSON property holding the parent code.
+    #[arg(long, default_value = "induk")]
+    parent_property: String,
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::from_tag(s).ok_or_else(|| format!("unknown language {s:?} (id or en)"))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let url = cli
+        .database_url
+        .as_deref()
+        .context("no database: set DATABASE_URL or pass --database-url")?;
+    let pool = db::connect(url, 16).await.context("cannot connect to the database")?;
+    db::migrate(&pool).await.context("cannot apply the migrations")?;
+    match cli.command {
+        Command::Migrate => {
+            eprintln!(
+                "{}",
+                cli.lang
+                    .pick("Migrasi basis data sudah diterapkan.", "Database migrations applied.")
+            );
+        }
+        Command::Serve { listen } => {
+            http::serve(http::AppState { pool }, listen)
+                .await
+                .context("server failed")?;
+        }
+        Command::Boundaries(BoundariesCommand::Import(args)) => import(&pool, args, cli.lang).await?,
+    }
+    Ok(())
+}
+
+async fn import(pool: &sqlx::PgPool, args: ImportArgs, lang: Lang) -> anyhow::Result<()> {
+    if args.if_empty {
+        let stored: i64 = db::regions::count_by_level(pool).await?.iter().map(|(_, n)| n).sum();
+        if stored > 0 {
+            eprintln!(
+                "{} ({stored})",
+                lang.pick(
+                    "Batas wilayah sudah ada; impor dilewati",
+                    "Boundaries already stored; import skipped"
+                )
+            );
+            return Ok(());
+        }
+    }
+    let options = ImportOptions {
+        properties: PropertyNames {
+            code: args.code_property,
+            name: args.name_property,
+            level: args.level_property,
+            parent: args.parent_property,
+        },
+        progress: std::io::stderr().is_terminal(),
+    };
+    match boundaries::import(pool, &args.paths, &options).await {
+        Ok(report) => {
+            print!("{}", report.render(lang));
+            Ok(())
+        }
+        Err(ImportError::Rejected(rejections)) => {
+            println!("{} {}", lang.pick("Ditolak:", "Rejected:"), rejections.len());
+            for rejection in &rejections {
+                println!("  {rejection}");
+            }
+            anyhow::bail!(
+                "{}",
+                lang.pick(
+                    "impor dibatalkan; basis data tidak berubah",
+                    "import aborted; the database is unchanged"
+                )
+            )
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(lang.pick(
+            "impor dibatalkan; basis data tidak berubah",
+            "import aborted; the database is unchanged",
+        ))),
+    }
+}
