@@ -1,0 +1,160 @@
+//! Fixtures shared by the integration tests: throwaway PostGIS databases (empty, or a
+//! copy of one with all real boundaries imported) and the real boundary files.
+//!
+//! `SIPKS_TEST_DATABASE_URL` names a server database where the tests may create
+//! databases (scripts/test sets it); `SIPKS_BOUNDARIES` the shared boundary data
+//! (default `../shared/boundaries`).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sipks::boundaries::{self, ImportOptions};
+use sipks::db;
+use sqlx::{Connection, PgConnection, PgPool};
+
+const TEMPLATE: &str = "sipks_t_template";
+
+pub fn admin_url() -> String {
+    std::env::var("SIPKS_TEST_DATABASE_URL")
+        .expect("SIPKS_TEST_DATABASE_URL is not set: run the tests through scripts/test")
+}
+
+pub fn boundaries_dir() -> PathBuf {
+    std::env::var_os("SIPKS_BOUNDARIES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/boundaries"))
+}
+
+pub fn wilayah_dir() -> PathBuf {
+    boundaries_dir().join("wilayah_boundaries")
+}
+
+pub fn geojson_dir() -> PathBuf {
+    boundaries_dir().join("geojson")
+}
+
+/// The URL of database `name` on the test server.
+pub fn url_for(name: &str) -> String {
+    let admin = admin_url();
+    let (base, query) = match admin.split_once('?') {
+        Some((base, query)) => (base.to_owned(), format!("?{query}")),
+        None => (admin.clone(), String::new()),
+    };
+    let slash = base.rfind('/').expect("database URL with a path");
+    format!("{}/{name}{query}", &base[..slash])
+}
+
+/// A database of its own for one test, dropped by [`TestDb::drop`].
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn fresh_name() -> String {
+    format!(
+        "sipks_t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+async fn admin() -> PgConnection {
+    PgConnection::connect(&admin_url())
+        .await
+        .expect("connect to the test server")
+}
+
+/// An empty database with the migrations applied.
+pub async fn empty_db() -> TestDb {
+    let name = fresh_name();
+    let mut admin = admin().await;
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let url = url_for(&name);
+    let pool = db::connect(&url, 8).await.expect("connect");
+    db::migrate(&pool).await.expect("migrate");
+    TestDb { name, url, pool }
+}
+
+/// A database holding all real boundaries (imported from the wilayah SQL dumps), copied
+/// from a template that the first caller of the test run builds.
+pub async fn imported_db() -> TestDb {
+    let mut admin = admin().await;
+    sqlx::query("select pg_advisory_lock(7277)")
+        .execute(&mut admin)
+        .await
+        .expect("lock");
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(TEMPLATE)
+        .fetch_one(&mut admin)
+        .await
+        .expect("query");
+    if !exists {
+        let building = format!("{TEMPLATE}_building");
+        sqlx::query(&format!("drop database if exists {building}"))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
+        sqlx::query(&format!("create database {building}"))
+            .execute(&mut admin)
+            .await
+            .expect("create");
+        let pool = db::connect(&url_for(&building), 8).await.expect("connect");
+        db::migrate(&pool).await.expect("migrate");
+        boundaries::import(&pool, &[wilayah_dir()], &ImportOptions::default())
+            .await
+            .expect("import all boundaries");
+        pool.close().await;
+        sqlx::query(&format!("alter database {building} rename to {TEMPLATE}"))
+            .execute(&mut admin)
+            .await
+            .expect("rename");
+    }
+    let name = fresh_name();
+    sqlx::query(&format!("create database {name} template {TEMPLATE}"))
+        .execute(&mut admin)
+        .await
+        .expect("copy");
+    sqlx::query("select pg_advisory_unlock(7277)")
+        .execute(&mut admin)
+        .await
+        .expect("unlock");
+    let url = url_for(&name);
+    let pool = db::connect(&url, 8).await.expect("connect");
+    TestDb { name, url, pool }
+}
+
+impl TestDb {
+    /// Closes the pool and drops the database.
+    pub async fn drop(self) {
+        self.pool.close().await;
+        let mut admin = admin().await;
+        let _ = sqlx::query(&format!("drop database if exists {} with (force)", self.name))
+            .execute(&mut admin)
+            .await;
+    }
+
+    /// A fingerprint of every stored region (codes, names, parents, both geometries,
+    /// timestamps): equal fingerprints mean nothing changed.
+    pub async fn fingerprint(&self) -> String {
+        sqlx::query_scalar(
+            "select coalesce(md5(string_agg(concat_ws('|', code, name, level, parent_code,
+                        md5(st_asbinary(geom)), md5(st_asbinary(geom_published)), updated_at), ',' order by code)), '')
+             from regions",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("fingerprint")
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect(sql)
+    }
+}
