@@ -12,4 +12,5 @@ pub mod boundaries;
 pub mod db;
 pub mod http;
 pub mod i18n;
+pub mod incident;
 pub mod region;

@@ -1,0 +1,162 @@
+//! Incidents: the vocabulary of what operators record. Categories, severity and the
+//! stages of handling a conflict (UU 7/2012 on handling social conflict: prevention,
+//! stopping, recovery).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Generates a closed enum with its wire names, `ALL`, `as_str`, `FromStr` and serde.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name used in the database, the API and files.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+
+            /// Position in [`Self::ALL`], for compact tables.
+            pub fn index(self) -> usize {
+                self as usize
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("unknown {} {s:?} (expected one of: {})", $what, names.join(", "))
+                })
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Kind of conflict.
+    Category, "category" {
+        /// Election disputes.
+        Pemilu = "pemilu",
+        /// Land and agrarian disputes.
+        Agraria = "agraria",
+        /// Clashes between groups (villages, gangs, supporters).
+        AntarKelompok = "antar_kelompok",
+        /// Ethnic, religious, racial and inter-group (suku, agama, ras, antargolongan).
+        Sara = "sara",
+        /// Natural resources (mining, plantations, forests, water).
+        SumberDayaAlam = "sumber_daya_alam",
+        /// Economic (labour, markets, business).
+        Ekonomi = "ekonomi",
+        /// Anything else.
+        Lainnya = "lainnya",
+    }
+);
+
+wire_enum!(
+    /// Stage of handling: potential, occurred, being handled, resolved.
+    Status, "status" {
+        /// A potential conflict, not (yet) broken out: prevention.
+        Potensi = "potensi",
+        /// A conflict that has occurred: stopping it.
+        Terjadi = "terjadi",
+        /// Being handled: recovery under way.
+        Ditangani = "ditangani",
+        /// Resolved.
+        Selesai = "selesai",
+    }
+);
+
+impl Status {
+    /// Whether the incident still needs attention (not resolved).
+    pub fn is_active(self) -> bool {
+        self != Status::Selesai
+    }
+}
+
+/// Severity from 1 (minor) to 5 (grave); cannot be out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "u8")]
+pub struct Severity(u8);
+
+impl Severity {
+    /// The severity if `value` is 1..=5.
+    pub fn new(value: u8) -> Option<Severity> {
+        (1..=5).contains(&value).then_some(Severity(value))
+    }
+
+    /// The value, 1..=5.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl From<Severity> for u8 {
+    fn from(s: Severity) -> u8 {
+        s.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = u8::deserialize(deserializer)?;
+        Severity::new(value).ok_or_else(|| serde::de::Error::custom(format!("severity {value} is not in 1..=5")))
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse::<u8>()
+            .ok()
+            .and_then(Severity::new)
+            .ok_or_else(|| format!("severity {s:?} is not a whole number from 1 to 5"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for c in Category::ALL {
+            assert_eq!(c.as_str().parse::<Category>(), Ok(*c));
+        }
+        for s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>(), Ok(*s));
+        }
+        assert!("konflik".parse::<Category>().is_err());
+        assert_eq!(Category::AntarKelompok.as_str(), "antar_kelompok");
+    }
+
+    #[test]
+    fn severity_is_one_to_five() {
+        assert!(Severity::new(0).is_none() && Severity::new(6).is_none());
+        assert_eq!("4".parse::<Severity>().map(Severity::get), Ok(4));
+        assert!("4.5".parse::<Severity>().is_err());
+        assert!(serde_json::from_str::<Severity>("9").is_err());
+    }
+}
