@@ -10,6 +10,7 @@
 
 pub mod boundaries;
 pub mod db;
+pub mod engine;
 pub mod http;
 pub mod i18n;
 pub mod incident;

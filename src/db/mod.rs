@@ -2,6 +2,7 @@
 //! table family.
 
 pub mod regions;
+pub mod wkb;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -340,3 +340,44 @@ pub async fn count_by_level(pool: &PgPool) -> Result<Vec<(RegionLevel, i64)>, sq
         .fetch_all(pool)
         .await
 }
+
+/// A region's boundary for the in-memory engine.
+#[derive(Debug, Clone)]
+pub struct RegionShape {
+    /// Kemendagri code.
+    pub code: RegionCode,
+    /// Official name.
+    pub name: String,
+    /// Level.
+    pub level: RegionLevel,
+    /// The nested boundary (`geom`), (longitude, latitude) in EPSG:4326.
+    pub geometry: geo::MultiPolygon<f64>,
+    /// A point inside the region (ST_PointOnSurface).
+    pub label_point: geo::Point<f64>,
+}
+
+/// Every stored region with its boundary, in code order.
+pub async fn load_shapes(pool: &PgPool) -> Result<Vec<RegionShape>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select code, name, level, st_asbinary(geom) as wkb, st_x(label_point) as lx, st_y(label_point) as ly
+         from regions order by code",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let code: String = row.try_get("code")?;
+            let wkb: Vec<u8> = row.try_get("wkb")?;
+            let decode = |e: String| sqlx::Error::Decode(format!("region {code}: {e}").into());
+            Ok(RegionShape {
+                code: code
+                    .parse()
+                    .map_err(|e: crate::region::MalformedCode| decode(e.to_string()))?,
+                name: row.try_get("name")?,
+                level: row.try_get("level")?,
+                geometry: super::wkb::read_multipolygon(&wkb).map_err(|e| decode(e.to_string()))?,
+                label_point: geo::Point::new(row.try_get("lx")?, row.try_get("ly")?),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,142 @@
+//! A reader for the OGC well-known binary that PostGIS sends (`ST_AsBinary`): just the
+//! 2D types we store. Coordinates stay (longitude, latitude) in EPSG:4326.
+
+use geo::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
+
+/// WKB that is not one of the 2D types we read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable WKB: {0}")]
+pub struct WkbError(pub String);
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    little: bool,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], WkbError> {
+        let slice = self
+            .bytes
+            .get(self.pos..self.pos + N)
+            .ok_or_else(|| WkbError(format!("truncated at byte {}", self.pos)))?;
+        self.pos += N;
+        let mut out = [0; N];
+        out.copy_from_slice(slice);
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> Result<u32, WkbError> {
+        let b = self.take::<4>()?;
+        Ok(if self.little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    fn f64(&mut self) -> Result<f64, WkbError> {
+        let b = self.take::<8>()?;
+        Ok(if self.little {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        })
+    }
+
+    fn header(&mut self) -> Result<u32, WkbError> {
+        let [order] = self.take::<1>()?;
+        self.little = match order {
+            0 => false,
+            1 => true,
+            other => return Err(WkbError(format!("byte order {other}"))),
+        };
+        self.u32()
+    }
+
+    fn coord(&mut self) -> Result<Coord<f64>, WkbError> {
+        Ok(Coord {
+            x: self.f64()?,
+            y: self.f64()?,
+        })
+    }
+
+    fn line(&mut self) -> Result<LineString<f64>, WkbError> {
+        let n = self.u32()? as usize;
+        if n > self.bytes.len() / 16 {
+            return Err(WkbError(format!("{n} points cannot fit")));
+        }
+        (0..n)
+            .map(|_| self.coord())
+            .collect::<Result<Vec<_>, _>>()
+            .map(LineString::new)
+    }
+
+    fn polygon(&mut self) -> Result<Polygon<f64>, WkbError> {
+        let rings = self.u32()? as usize;
+        let mut lines = (0..rings)
+            .map(|_| self.line())
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
+        let exterior = lines.next().unwrap_or_else(|| LineString::new(Vec::new()));
+        Ok(Polygon::new(exterior, lines.collect()))
+    }
+
+    fn geometry(&mut self) -> Result<Geometry<f64>, WkbError> {
+        match self.header()? {
+            1 => Ok(Geometry::Point(Point(self.coord()?))),
+            2 => Ok(Geometry::LineString(self.line()?)),
+            3 => Ok(Geometry::Polygon(self.polygon()?)),
+            6 => {
+                let n = self.u32()? as usize;
+                let mut polygons = Vec::with_capacity(n.min(self.bytes.len()));
+                for _ in 0..n {
+                    match self.header()? {
+                        3 => polygons.push(self.polygon()?),
+                        other => return Err(WkbError(format!("type {other} inside a MultiPolygon"))),
+                    }
+                }
+                Ok(Geometry::MultiPolygon(MultiPolygon::new(polygons)))
+            }
+            other => Err(WkbError(format!("geometry type {other} not supported"))),
+        }
+    }
+}
+
+/// Reads a 2D Point, LineString, Polygon or MultiPolygon.
+pub fn read(bytes: &[u8]) -> Result<Geometry<f64>, WkbError> {
+    Reader {
+        bytes,
+        pos: 0,
+        little: true,
+    }
+    .geometry()
+}
+
+/// Reads a Polygon or MultiPolygon as a MultiPolygon.
+pub fn read_multipolygon(bytes: &[u8]) -> Result<MultiPolygon<f64>, WkbError> {
+    match read(bytes)? {
+        Geometry::MultiPolygon(mp) => Ok(mp),
+        Geometry::Polygon(p) => Ok(MultiPolygon::new(vec![p])),
+        other => Err(WkbError(format!("expected a (multi)polygon, found {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boundaries::geometry::RawBoundary;
+
+    #[test]
+    fn reads_what_the_importer_writes() {
+        let square = vec![[100.0, 0.0], [101.0, 0.0], [101.0, 1.0], [100.0, 1.0], [100.0, 0.0]];
+        let wkb = RawBoundary {
+            polygons: vec![vec![square]],
+        }
+        .to_wkb();
+        let mp = read_multipolygon(&wkb).expect("readable");
+        assert_eq!(mp.0.len(), 1);
+        assert_eq!(mp.0[0].exterior().0[2], Coord { x: 101.0, y: 1.0 });
+        assert!(read(&wkb[..20]).is_err(), "truncated");
+    }
+}

@@ -1,0 +1,1 @@
+//! Point hotspots: DBSCAN clusters of incident locations.

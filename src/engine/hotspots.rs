@@ -1,0 +1,1 @@
+//! Region hotspots: Getis-Ord Gi* over the regions of a level.

@@ -1,0 +1,5 @@
+//! The in-memory spatial engine: region index, incident assignment, aggregation, risk
+//! levels and hotspots. It knows nothing about HTTP.
+
+pub mod clusters;
+pub mod hotspots;
