@@ -14,4 +14,5 @@ pub mod engine;
 pub mod http;
 pub mod i18n;
 pub mod incident;
+pub mod ingest;
 pub mod region;

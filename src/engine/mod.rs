@@ -1,8 +1,394 @@
 //! The in-memory spatial engine: region index, incident assignment, aggregation, risk
-//! levels and hotspots. It knows nothing about HTTP.
+//! levels and hotspots. It knows nothing about HTTP or SQL; the server fills it from
+//! PostGIS at start-up and keeps it current.
 
 pub mod area;
 pub mod clusters;
 pub mod hotspots;
 pub mod regions;
 pub mod risk;
+pub mod store;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use self::regions::{RegionId, RegionIndex};
+use self::risk::{Assessment, RegionInputs, RiskLevel, RiskModel, DAY};
+use self::store::{add_incident, Incident, RegionStats, Store, Window};
+use crate::region::RegionLevel;
+
+/// One region's standing for a window.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Standing {
+    /// Level.
+    pub level: RiskLevel,
+    /// Score.
+    pub score: f64,
+}
+
+/// Aggregates and levels of every region for one window.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The window.
+    pub window: Window,
+    /// Per region, by id.
+    pub stats: Vec<RegionStats>,
+    /// Per region, by id.
+    pub standings: Vec<Standing>,
+}
+
+/// A region-level indicator value.
+#[derive(Debug, Clone)]
+pub struct IndicatorValue {
+    /// Indicator name.
+    pub indicator: String,
+    /// Date observed, unix seconds (midnight UTC).
+    pub observed_at: i64,
+    /// Value.
+    pub value: f64,
+}
+
+/// The engine.
+pub struct Engine {
+    index: RegionIndex,
+    model: RiskModel,
+    store: Store,
+    indicators: HashMap<RegionId, Vec<IndicatorValue>>,
+    current: Snapshot,
+}
+
+/// An incident's contribution, for explanations.
+#[derive(Debug, Clone, Serialize)]
+pub struct Contribution {
+    /// Incident id.
+    pub id: i64,
+    /// When it happened (unix seconds).
+    pub occurred_at: i64,
+    /// Its part of the score.
+    pub contribution: f64,
+}
+
+/// Why a region has its level.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// The model's verdict (score, level, indicator parts, rules).
+    #[serde(flatten)]
+    pub assessment: Assessment,
+    /// Every incident in the window with its part, largest first; with the indicator
+    /// parts they sum to the score.
+    pub contributions: Vec<Contribution>,
+    /// Counts for the window.
+    pub stats: RegionStats,
+}
+
+/// The level of a region on one day.
+#[derive(Debug, Clone, Serialize)]
+pub struct DayLevel {
+    /// The day (UTC), `YYYY-MM-DD`.
+    pub date: String,
+    /// Level at the end of that day.
+    pub level: RiskLevel,
+    /// Score at the end of that day.
+    pub score: f64,
+}
+
+impl Engine {
+    /// An engine over these regions, with no incidents yet, evaluated at `now`.
+    pub fn new(index: RegionIndex, model: RiskModel, now: i64) -> Engine {
+        let window = Window {
+            as_of: now,
+            days: model.window_days,
+        };
+        let n = index.len();
+        let mut engine = Engine {
+            store: Store::new(n),
+            index,
+            model,
+            indicators: HashMap::new(),
+            current: Snapshot {
+                window,
+                stats: Vec::new(),
+                standings: Vec::new(),
+            },
+        };
+        engine.refresh(now);
+        engine
+    }
+
+    /// The regions.
+    pub fn index(&self) -> &RegionIndex {
+        &self.index
+    }
+
+    /// The risk model.
+    pub fn model(&self) -> &RiskModel {
+        &self.model
+    }
+
+    /// The incidents.
+    pub fn incidents(&self) -> &Store {
+        &self.store
+    }
+
+    /// The current snapshot (default window ending at the last refresh).
+    pub fn current(&self) -> &Snapshot {
+        &self.current
+    }
+
+    /// Loads many incidents, then recomputes everything once.
+    pub fn load(&mut self, incidents: impl IntoIterator<Item = Incident>, now: i64) {
+        for incident in incidents {
+            self.store.upsert(incident);
+        }
+        self.refresh(now);
+    }
+
+    /// Replaces the indicator values.
+    pub fn set_indicators(&mut self, values: HashMap<RegionId, Vec<IndicatorValue>>, now: i64) {
+        self.indicators = values;
+        self.refresh(now);
+    }
+
+    /// Full recomputation of the default window ending at `now`.
+    pub fn refresh(&mut self, now: i64) {
+        self.current = self.snapshot(Window {
+            as_of: now,
+            days: self.model.window_days,
+        });
+    }
+
+    /// Aggregates and assesses every region for any window.
+    pub fn snapshot(&self, window: Window) -> Snapshot {
+        let stats = self.store.aggregate(self.index.len(), window, &self.model);
+        let mut snapshot = Snapshot {
+            window,
+            stats,
+            standings: vec![
+                Standing {
+                    level: RiskLevel::Hijau,
+                    score: 0.0
+                };
+                self.index.len()
+            ],
+        };
+        self.assess_all(&mut snapshot);
+        snapshot
+    }
+
+    /// Assesses every region: districts and regencies, then provinces (which look at
+    /// their regencies).
+    fn assess_all(&self, snapshot: &mut Snapshot) {
+        let mut provinces = Vec::new();
+        for id in 0..self.index.len() as RegionId {
+            if self.index.region(id).level == RegionLevel::Provinsi {
+                provinces.push(id);
+            } else {
+                snapshot.standings[id as usize] = self.standing(id, snapshot);
+            }
+        }
+        for id in provinces {
+            snapshot.standings[id as usize] = self.standing(id, snapshot);
+        }
+    }
+
+    fn inputs<'a>(
+        &self,
+        id: RegionId,
+        stats: &RegionStats,
+        window: Window,
+        indicators: &'a [(String, f64)],
+        snapshot: &Snapshot,
+    ) -> RegionInputs<'a> {
+        let region = self.index.region(id);
+        let merah_children = (region.level == RegionLevel::Provinsi).then(|| {
+            let merah = region
+                .children
+                .iter()
+                .filter(|&&c| snapshot.standings[c as usize].level == RiskLevel::Merah)
+                .count();
+            (merah as u32, region.children.len() as u32)
+        });
+        let _ = window;
+        RegionInputs {
+            level: region.level,
+            incident_score: stats.incident_score,
+            recent_severe: stats.recent_severe,
+            this_week: stats.this_week,
+            previous_four_weeks: stats.previous_four_weeks,
+            indicators,
+            merah_children,
+        }
+    }
+
+    fn standing(&self, id: RegionId, snapshot: &Snapshot) -> Standing {
+        let indicators = self.latest_indicators(id, snapshot.window.as_of);
+        let stats = snapshot.stats[id as usize];
+        let a = self
+            .model
+            .assess(&self.inputs(id, &stats, snapshot.window, &indicators, snapshot));
+        Standing {
+            level: a.level,
+            score: a.score,
+        }
+    }
+
+    /// The latest value of each indicator of a region within its maximum age.
+    fn latest_indicators(&self, id: RegionId, as_of: i64) -> Vec<(String, f64)> {
+        let Some(values) = self.indicators.get(&id) else {
+            return Vec::new();
+        };
+        let mut latest: HashMap<&str, &IndicatorValue> = HashMap::new();
+        for v in values {
+            let max_age = self.model.indicators.get(&v.indicator).map_or(730, |i| i.max_age_days);
+            if v.observed_at > as_of || as_of - v.observed_at > i64::from(max_age) * DAY {
+                continue;
+            }
+            let entry = latest.entry(&v.indicator).or_insert(v);
+            if v.observed_at > entry.observed_at {
+                *entry = v;
+            }
+        }
+        let mut out: Vec<(String, f64)> = latest.into_iter().map(|(k, v)| (k.to_owned(), v.value)).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Inserts or replaces one incident and updates the current snapshot in place:
+    /// only its regions (and their provinces) are re-assessed.
+    pub fn upsert(&mut self, incident: Incident) {
+        let window = self.current.window;
+        let mut touched: Vec<RegionId> = incident.assignment.regions.iter().flatten().copied().collect();
+        add_incident(&mut self.current.stats, &incident, window, &self.model, 1);
+        if let Some(old) = self.store.upsert(incident) {
+            add_incident(&mut self.current.stats, &old, window, &self.model, -1);
+            touched.extend(old.assignment.regions.iter().flatten());
+        }
+        self.reassess(touched);
+    }
+
+    /// Removes one incident, updating the current snapshot in place.
+    pub fn remove(&mut self, id: i64) -> Option<Incident> {
+        let old = self.store.remove(id)?;
+        let window = self.current.window;
+        add_incident(&mut self.current.stats, &old, window, &self.model, -1);
+        self.reassess(old.assignment.regions.iter().flatten().copied().collect());
+        Some(old)
+    }
+
+    fn reassess(&mut self, mut regions: Vec<RegionId>) {
+        // Provinces last: they look at their regencies.
+        regions.sort_by_key(|&id| self.index.region(id).level == RegionLevel::Provinsi);
+        regions.dedup();
+        let window = self.current.window;
+        let mut snapshot = std::mem::replace(
+            &mut self.current,
+            Snapshot {
+                window,
+                stats: Vec::new(),
+                standings: Vec::new(),
+            },
+        );
+        for id in regions {
+            snapshot.standings[id as usize] = self.standing(id, &snapshot);
+        }
+        self.current = snapshot;
+    }
+
+    /// Explains a region's level for a window: every contributing incident and
+    /// indicator and every rule.
+    pub fn explain(&self, id: RegionId, window: Window) -> Explanation {
+        let stats = self.store.aggregate_region(id, window, &self.model);
+        let mut contributions: Vec<Contribution> = self
+            .store
+            .in_region(id)
+            .filter(|i| window.contains(i.occurred_at))
+            .map(|i| Contribution {
+                id: i.id,
+                occurred_at: i.occurred_at,
+                contribution: self.model.incident_weight(
+                    i.severity,
+                    i.category,
+                    i.status,
+                    window.as_of - i.occurred_at,
+                ),
+            })
+            .collect();
+        contributions.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.id.cmp(&b.id)));
+        // The score from exactly these parts, so that they sum to it.
+        let exact = RegionStats {
+            incident_score: contributions.iter().map(|c| c.contribution).sum(),
+            ..stats
+        };
+        let indicators = self.latest_indicators(id, window.as_of);
+        let snapshot = if window == self.current.window {
+            std::borrow::Cow::Borrowed(&self.current)
+        } else {
+            std::borrow::Cow::Owned(self.children_snapshot(id, window))
+        };
+        let assessment = self
+            .model
+            .assess(&self.inputs(id, &exact, window, &indicators, &snapshot));
+        Explanation {
+            assessment,
+            contributions,
+            stats,
+        }
+    }
+
+    /// A snapshot holding just what a region's assessment reads: its children's
+    /// standings (for provinces).
+    fn children_snapshot(&self, id: RegionId, window: Window) -> Snapshot {
+        let n = self.index.len();
+        let mut snapshot = Snapshot {
+            window,
+            stats: vec![RegionStats::default(); n],
+            standings: vec![
+                Standing {
+                    level: RiskLevel::Hijau,
+                    score: 0.0
+                };
+                n
+            ],
+        };
+        if self.index.region(id).level == RegionLevel::Provinsi {
+            for &child in &self.index.region(id).children {
+                snapshot.stats[child as usize] = self.store.aggregate_region(child, window, &self.model);
+                snapshot.standings[child as usize] = self.standing(child, &snapshot);
+            }
+        }
+        snapshot
+    }
+
+    /// The level of a region at the end of each of the last `days` days (UTC), oldest
+    /// first, each with the model's window ending that day: yellow turning back to
+    /// green shows here.
+    pub fn history(&self, id: RegionId, days: u32, now: i64) -> Vec<DayLevel> {
+        let today_end = (now.div_euclid(DAY) + 1) * DAY - 1;
+        (0..days)
+            .rev()
+            .map(|back| {
+                let as_of = (today_end - i64::from(back) * DAY).min(now);
+                let window = Window {
+                    as_of,
+                    days: self.model.window_days,
+                };
+                let mut snapshot = self.children_snapshot(id, window);
+                snapshot.stats[id as usize] = self.store.aggregate_region(id, window, &self.model);
+                let standing = self.standing(id, &snapshot);
+                DayLevel {
+                    date: day_string(as_of),
+                    level: standing.level,
+                    score: standing.score,
+                }
+            })
+            .collect()
+    }
+}
+
+/// `YYYY-MM-DD` of a unix time (UTC).
+pub fn day_string(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
