@@ -16,3 +16,4 @@ pub mod i18n;
 pub mod incident;
 pub mod ingest;
 pub mod region;
+pub mod service;

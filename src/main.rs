@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use sipks::boundaries::{self, ImportError, ImportOptions, PropertyNames};
+use sipks::engine::risk::RiskModel;
 use sipks::i18n::Lang;
-use sipks::{db, http};
+use sipks::{db, http, service};
 
 #[derive(Parser)]
 #[command(name = "sipks", version, about = "SIPKS map server / server peta SIPKS")]
@@ -17,6 +18,9 @@ struct Cli {
     /// PostgreSQL + PostGIS connection URL.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     database_url: Option<String>,
+    /// Risk model file (TOML) overriding the defaults.
+    #[arg(long, env = "SIPKS_RISK_MODEL", global = true)]
+    risk_model: Option<PathBuf>,
     /// Language of messages: id (Bahasa Indonesia) or en.
     #[arg(long, env = "SIPKS_LANG", global = true, default_value = "id", value_parser = parse_lang)]
     lang: Lang,
@@ -37,6 +41,26 @@ enum Command {
     /// Administrative boundaries.
     #[command(subcommand)]
     Boundaries(BoundariesCommand),
+    /// Incidents.
+    #[command(subcommand)]
+    Incidents(LoadCommand),
+    /// Region-level indicators from other agencies (CSV kode,indicator,value,date).
+    #[command(subcommand)]
+    Indicators(LoadCommand),
+}
+
+#[derive(Subcommand)]
+enum LoadCommand {
+    /// Load a file in one transaction: incidents as CSV (lon, lat, occurred_at,
+    /// category, severity, status, source, description, id, kode) or GeoJSON;
+    /// indicators as CSV.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Load the good rows even when some are rejected (default: all or nothing).
+        #[arg(long)]
+        partial: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -113,13 +137,70 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Serve { listen } => {
-            http::serve(http::AppState { pool }, listen)
+            let model = match &cli.risk_model {
+                Some(path) => RiskModel::from_file(path)?,
+                None => RiskModel::default(),
+            };
+            let started = std::time::Instant::now();
+            let engine = service::load_engine(&pool, model)
+                .await
+                .context("cannot build the engine")?;
+            tracing::info!(
+                regions = engine.index().len(),
+                incidents = engine.incidents().len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "engine ready"
+            );
+            http::serve(http::AppState::new(pool, engine), listen)
                 .await
                 .context("server failed")?;
         }
         Command::Boundaries(BoundariesCommand::Import(args)) => import(&pool, args, cli.lang).await?,
+        Command::Incidents(LoadCommand::Import { file, partial }) => {
+            let index = service::build_index(&pool).await?;
+            let report = service::import_incidents(&pool, &index, &file, partial).await;
+            print_load(report, cli.lang)?;
+        }
+        Command::Indicators(LoadCommand::Import { file, .. }) => {
+            print_load(service::import_indicators(&pool, &file).await, cli.lang)?;
+        }
     }
     Ok(())
+}
+
+fn print_load(report: Result<service::LoadReport, service::LoadError>, lang: Lang) -> anyhow::Result<()> {
+    match report {
+        Ok(report) => {
+            println!(
+                "{} {}, {} {}, {} {}",
+                lang.pick("Diterima:", "Accepted:"),
+                report.accepted,
+                lang.pick("disimpan:", "stored:"),
+                report.inserted,
+                lang.pick("di laut (12 mil laut):", "at sea (12 nautical miles):"),
+                report.at_sea
+            );
+            for row in &report.rejected {
+                println!("  {} {row}", lang.pick("ditolak:", "rejected:"));
+            }
+            Ok(())
+        }
+        Err(service::LoadError::Rejected(rows)) => {
+            for row in &rows {
+                println!("  {} {row}", lang.pick("ditolak:", "rejected:"));
+            }
+            anyhow::bail!(
+                "{} {} ({})",
+                rows.len(),
+                lang.pick(
+                    "baris ditolak; tidak ada yang dimuat",
+                    "row(s) rejected; nothing loaded"
+                ),
+                lang.pick("--partial memuat baris yang baik", "--partial loads the good rows")
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn import(pool: &sqlx::PgPool, args: ImportArgs, lang: Lang) -> anyhow::Result<()> {

@@ -162,7 +162,10 @@ async fn oneshot(state: AppState, request: Request<Body>) -> (StatusCode, Value)
 #[tokio::test]
 async fn every_error_is_problem_json_in_the_clients_language() {
     let db = imported_db().await;
-    let state = AppState { pool: db.pool.clone() };
+    let engine = sipks::service::load_engine(&db.pool, Default::default())
+        .await
+        .expect("engine");
+    let state = AppState::new(db.pool.clone(), engine);
     let request = |method: &str, uri: &str, lang: &str| {
         Request::builder()
             .method(method)

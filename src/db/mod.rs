@@ -1,6 +1,7 @@
 //! PostGIS access: the connection pool, the embedded migrations, and one module per
 //! table family.
 
+pub mod incidents;
 pub mod regions;
 pub mod wkb;
 

@@ -140,3 +140,65 @@ mod tests {
         assert!(read(&wkb[..20]).is_err(), "truncated");
     }
 }
+
+/// Writes a 2D Point, LineString or Polygon as OGC WKB (little endian); other types are
+/// written as their polygons/lines where that is meaningful, else as an empty
+/// collection.
+pub fn write(geometry: &Geometry<f64>) -> Vec<u8> {
+    fn header(out: &mut Vec<u8>, kind: u32) {
+        out.push(1);
+        out.extend_from_slice(&kind.to_le_bytes());
+    }
+    fn coords(out: &mut Vec<u8>, line: &LineString<f64>) {
+        out.extend_from_slice(&(line.0.len() as u32).to_le_bytes());
+        for c in &line.0 {
+            out.extend_from_slice(&c.x.to_le_bytes());
+            out.extend_from_slice(&c.y.to_le_bytes());
+        }
+    }
+    let mut out = Vec::new();
+    match geometry {
+        Geometry::Point(p) => {
+            header(&mut out, 1);
+            out.extend_from_slice(&p.x().to_le_bytes());
+            out.extend_from_slice(&p.y().to_le_bytes());
+        }
+        Geometry::LineString(l) => {
+            header(&mut out, 2);
+            coords(&mut out, l);
+        }
+        Geometry::Polygon(p) => {
+            header(&mut out, 3);
+            out.extend_from_slice(&(1 + p.interiors().len() as u32).to_le_bytes());
+            coords(&mut out, p.exterior());
+            for ring in p.interiors() {
+                coords(&mut out, ring);
+            }
+        }
+        _ => {
+            header(&mut out, 7);
+            out.extend_from_slice(&0u32.to_le_bytes());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let shapes = [
+            Geometry::Point(Point::new(119.4, -5.1)),
+            Geometry::LineString(LineString::from(vec![(119.4, -5.1), (119.5, -5.2)])),
+            Geometry::Polygon(Polygon::new(
+                LineString::from(vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)]),
+                vec![],
+            )),
+        ];
+        for g in shapes {
+            assert_eq!(read(&write(&g)).expect("readable"), g);
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! Coordinates are (longitude, latitude) in EPSG:4326 degrees, used as planar x/y,
 //! which is how PostGIS evaluates `ST_Covers` on geometry in EPSG:4326.
 
+use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{Coord, MultiPolygon, Rect};
 
 /// Where a point lies relative to an area.
@@ -84,8 +85,7 @@ impl PreparedArea {
         self.bbox
     }
 
-    /// Where `p` lies: crossing-number test (W. R. Franklin, PNPOLY) over the edges of
-    /// the point's band, with an exact on-edge check first.
+    /// Where `p` lies: crossing-number test over the edges of the point's band.
     pub fn locate(&self, p: Coord<f64>) -> Position {
         let (min, max) = (self.bbox.min(), self.bbox.max());
         if p.x < min.x || p.x > max.x || p.y < min.y || p.y > max.y || self.edges.is_empty() {
@@ -94,25 +94,61 @@ impl PreparedArea {
         let bands = self.band_starts.len() - 1;
         let band = (((p.y - min.y) / self.band_height) as usize).min(bands - 1);
         let range = self.band_starts[band] as usize..self.band_starts[band + 1] as usize;
-        let mut inside = false;
+        let mut crossings = 0u32;
         for &i in &self.band_edges[range] {
-            let [a, b] = self.edges[i as usize];
-            if on_segment(p, a, b) {
-                return Position::Boundary;
-            }
-            if (a.y > p.y) != (b.y > p.y) {
-                let x = a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y);
-                if p.x < x {
-                    inside = !inside;
-                }
+            let [p1, p2] = self.edges[i as usize];
+            match crossing(p, p1, p2) {
+                Crossing::OnSegment => return Position::Boundary,
+                Crossing::Crosses => crossings += 1,
+                Crossing::Misses => {}
             }
         }
-        if inside {
+        if crossings % 2 == 1 {
             Position::Inside
         } else {
             Position::Outside
         }
     }
+}
+
+enum Crossing {
+    OnSegment,
+    Crosses,
+    Misses,
+}
+
+/// Whether the ray from `p` towards +x crosses segment `p1`-`p2`, or `p` lies on it: the
+/// ray-crossing counter of GEOS (`RayCrossingCounter::countSegment`), with Shewchuk's
+/// robust orientation, so that points on or within a rounding error of a boundary are
+/// classified as `ST_Covers` classifies them.
+fn crossing(p: Coord<f64>, p1: Coord<f64>, p2: Coord<f64>) -> Crossing {
+    if p1.x < p.x && p2.x < p.x {
+        return Crossing::Misses;
+    }
+    if p == p2 || p == p1 {
+        return Crossing::OnSegment;
+    }
+    if p1.y == p.y && p2.y == p.y {
+        return if p.x >= p1.x.min(p2.x) && p.x <= p1.x.max(p2.x) {
+            Crossing::OnSegment
+        } else {
+            Crossing::Misses
+        };
+    }
+    if (p1.y > p.y && p2.y <= p.y) || (p2.y > p.y && p1.y <= p.y) {
+        let mut left = match RobustKernel::orient2d(p1, p2, p) {
+            Orientation::Collinear => return Crossing::OnSegment,
+            Orientation::CounterClockwise => true,
+            Orientation::Clockwise => false,
+        };
+        if p2.y < p1.y {
+            left = !left;
+        }
+        if left {
+            return Crossing::Crosses;
+        }
+    }
+    Crossing::Misses
 }
 
 fn bounding_rect(edges: &[[Coord<f64>; 2]]) -> Rect<f64> {
@@ -138,15 +174,6 @@ fn bounding_rect(edges: &[[Coord<f64>; 2]]) -> Rect<f64> {
         return Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 0.0, y: 0.0 });
     }
     Rect::new(min, max)
-}
-
-/// Whether `p` lies exactly on segment `a`-`b` (zero cross product, within its extent).
-fn on_segment(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> bool {
-    p.x >= a.x.min(b.x)
-        && p.x <= a.x.max(b.x)
-        && p.y >= a.y.min(b.y)
-        && p.y <= a.y.max(b.y)
-        && (b.x - a.x) * (p.y - a.y) == (b.y - a.y) * (p.x - a.x)
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@
 //!   district's parent when that covers the point (the levels are nested, so it does),
 //!   otherwise the lowest code; likewise the province.
 //! - A point in a regency but in none of its districts (a sliver gap between districts)
-//!   gets the nearest district of that regency.
+//!   gets the nearest district of that regency; likewise a point in a province but in
+//!   none of its regencies (the published provincial coast can reach farther) gets the
+//!   province's nearest regency and that regency's nearest district.
 //! - A point covered by no region is at sea: within 12 nautical miles (22.224 km) of a
 //!   regency it gets the nearest regency, that regency's nearest district and its
 //!   province, flagged `at_sea`; farther out it is refused.
@@ -259,7 +261,18 @@ impl RegionIndex {
                     at_sea: false,
                 })
             }
-            (None, None, _) => self.assign_at_sea(p),
+            (None, None, Some(province)) => {
+                // Inside a province whose published coast reaches beyond its regencies'.
+                let regency = self
+                    .nearest_edge(0, p, |id| self.region(id).parent == Some(province))
+                    .map(|(id, _)| id);
+                let district = regency.and_then(|r| self.nearest_child(r, c));
+                Ok(Assignment {
+                    regions: [district, regency, Some(province)],
+                    at_sea: false,
+                })
+            }
+            (None, None, None) => self.assign_at_sea(p),
         }
     }
 

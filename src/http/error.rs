@@ -39,6 +39,9 @@ pub enum ApiError {
     /// The database is unreachable or failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A bug or an unexpected failure on our side (logged, never shown).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Problem details, in both languages until the response is rendered.
@@ -93,6 +96,18 @@ impl ApiError {
                     "There is nothing at this address.".to_owned(),
                 ),
             ),
+            ApiError::Internal(what) => {
+                tracing::error!(error = %what, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    ("Kesalahan internal", "Internal error"),
+                    (
+                        "Terjadi kesalahan di server; sudah dicatat.".to_owned(),
+                        "Something went wrong on the server; it has been logged.".to_owned(),
+                    ),
+                )
+            }
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 let unavailable = matches!(

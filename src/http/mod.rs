@@ -5,11 +5,16 @@ mod error;
 mod extract;
 mod health;
 mod regions;
+mod risk;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::Router;
 use sqlx::PgPool;
+
+use crate::engine::Engine;
 use tower_http::trace::TraceLayer;
 
 pub use self::error::{ApiError, PROBLEM_JSON};
@@ -19,6 +24,34 @@ pub use self::error::{ApiError, PROBLEM_JSON};
 pub struct AppState {
     /// The PostGIS connection pool.
     pub pool: PgPool,
+    /// The in-memory engine. Handlers hold the lock only while computing, never across
+    /// an await.
+    pub engine: Arc<RwLock<Engine>>,
+}
+
+/// How often the default window is recomputed in full, so that decay and the window
+/// follow the clock (incident changes update it in between).
+const REFRESH_EVERY: Duration = Duration::from_secs(60);
+
+impl AppState {
+    /// State over a pool and an engine.
+    pub fn new(pool: PgPool, engine: Engine) -> AppState {
+        AppState {
+            pool,
+            engine: Arc::new(RwLock::new(engine)),
+        }
+    }
+
+    /// Read access to the engine. A panic while writing cannot leave it half-updated in
+    /// a way reads could notice (updates are per region), so a poisoned lock is used.
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Engine> {
+        self.engine.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Write access to the engine.
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, Engine> {
+        self.engine.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The whole application: every resource's routes, a problem+json fallback, and the
@@ -27,6 +60,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(regions::router())
+        .merge(risk::router())
         .fallback(|| async { ApiError::NoRoute })
         .with_state(state)
         .layer(axum::middleware::from_fn(error::render_problems))
@@ -36,6 +70,17 @@ pub fn app(state: AppState) -> Router {
 /// Serves the application on `listen` until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    let refresher = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        loop {
+            tick.tick().await;
+            let now = chrono::Utc::now().timestamp();
+            let engine = refresher.clone();
+            // Off the async threads: a full pass over a million incidents takes a while.
+            let _ = tokio::task::spawn_blocking(move || engine.write().refresh(now)).await;
+        }
+    });
     tracing::info!(address = %listener.local_addr()?, "serving");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -1,0 +1,134 @@
+//! Wiring between PostGIS and the engine: building the engine at start-up and the bulk
+//! loads of incident and indicator files.
+
+use std::path::Path;
+
+use chrono::Utc;
+use sqlx::PgPool;
+
+use crate::db;
+use crate::engine::regions::{AssignError, RegionIndex};
+use crate::engine::risk::RiskModel;
+use crate::engine::store::region_only_assignment;
+use crate::engine::Engine;
+use crate::ingest::{self, FileError, RowError};
+
+/// Builds the region index from the stored boundaries.
+pub async fn build_index(pool: &PgPool) -> Result<RegionIndex, sqlx::Error> {
+    Ok(RegionIndex::new(db::regions::load_shapes(pool).await?))
+}
+
+/// Builds the engine from PostGIS: regions, every incident, every indicator.
+pub async fn load_engine(pool: &PgPool, model: RiskModel) -> Result<Engine, sqlx::Error> {
+    let index = build_index(pool).await?;
+    let incidents = db::incidents::load_all(pool, &index).await?;
+    let indicators = db::incidents::load_indicators(pool, &index).await?;
+    let now = Utc::now().timestamp();
+    let mut engine = Engine::new(index, model, now);
+    engine.load(incidents, now);
+    engine.set_indicators(indicators, now);
+    Ok(engine)
+}
+
+/// Why a bulk load failed; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file as a whole is unreadable.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// Some rows are bad and a partial load was not asked for.
+    #[error("{} row(s) rejected, nothing loaded (use --partial to load the others)", .0.len())]
+    Rejected(Vec<RowError>),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What a bulk load did.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Rows read without error.
+    pub accepted: usize,
+    /// Rows stored (accepted rows whose external id was already stored are skipped).
+    pub inserted: u64,
+    /// Accepted incidents at sea (within 12 nautical miles).
+    pub at_sea: usize,
+    /// Rejected rows (only with a partial load).
+    pub rejected: Vec<RowError>,
+}
+
+/// Loads an incident file: every row checked and assigned to its regions, then all
+/// stored in one transaction; with `partial`, the good rows even when some are bad.
+pub async fn import_incidents(
+    pool: &PgPool,
+    index: &RegionIndex,
+    path: &Path,
+    partial: bool,
+) -> Result<LoadReport, LoadError> {
+    let (incidents, mut rejected) = ingest::incidents::read(path, Utc::now())?;
+    let mut assigned = Vec::with_capacity(incidents.len());
+    for incident in &incidents {
+        let reject = |reason: String| RowError {
+            file: path.to_path_buf(),
+            row: incident.row,
+            unit: "row",
+            reason,
+        };
+        let outcome = match (&incident.geometry, &incident.region) {
+            (Some(geometry), _) => index.assign(geometry).map_err(|e: AssignError| e.to_string()),
+            (None, Some(code)) => match index.id(code) {
+                Some(id) => Ok((region_only_assignment(index, id), Vec::new())),
+                None => Err(format!("unknown region {code}")),
+            },
+            (None, None) => Err("no location".to_owned()),
+        };
+        match outcome {
+            Ok((assignment, touched)) => assigned.push(db::incidents::Assigned {
+                incident,
+                assignment,
+                touched,
+            }),
+            Err(reason) => rejected.push(reject(reason)),
+        }
+    }
+    rejected.sort_by_key(|e| e.row);
+    if !rejected.is_empty() && !partial {
+        return Err(LoadError::Rejected(rejected));
+    }
+    let mut tx = pool.begin().await?;
+    let inserted = db::incidents::insert_many(&mut tx, index, &assigned).await?;
+    tx.commit().await?;
+    Ok(LoadReport {
+        accepted: assigned.len(),
+        inserted,
+        at_sea: assigned.iter().filter(|a| a.assignment.at_sea).count(),
+        rejected,
+    })
+}
+
+/// Loads an indicator file (CSV `kode,indicator,value,date`), all or nothing.
+pub async fn import_indicators(pool: &PgPool, path: &Path) -> Result<LoadReport, LoadError> {
+    let (rows, mut rejected) = ingest::indicators::read(path)?;
+    let codes: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
+    let unknown = db::incidents::unknown_regions(pool, &codes).await?;
+    for row in &rows {
+        if unknown.iter().any(|u| u == row.region.as_str()) {
+            rejected.push(RowError {
+                file: path.to_path_buf(),
+                row: row.line,
+                unit: "line",
+                reason: format!("unknown region {}", row.region),
+            });
+        }
+    }
+    if !rejected.is_empty() {
+        rejected.sort_by_key(|e| e.row);
+        return Err(LoadError::Rejected(rejected));
+    }
+    let inserted = db::incidents::upsert_indicators(pool, &rows, &path.display().to_string()).await?;
+    Ok(LoadReport {
+        accepted: rows.len(),
+        inserted,
+        ..LoadReport::default()
+    })
+}
