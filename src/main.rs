@@ -122,19 +122,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let url = cli
-        .database_url
-        .as_deref()
-        .context("no database: set DATABASE_URL or pass --database-url")?;
+    let url = cli.database_url.as_deref().context("no database: set DATABASE_URL or pass --database-url")?;
     let pool = db::connect(url, 16).await.context("cannot connect to the database")?;
     db::migrate(&pool).await.context("cannot apply the migrations")?;
     match cli.command {
         Command::Migrate => {
-            eprintln!(
-                "{}",
-                cli.lang
-                    .pick("Migrasi basis data sudah diterapkan.", "Database migrations applied.")
-            );
+            eprintln!("{}", cli.lang.pick("Migrasi basis data sudah diterapkan.", "Database migrations applied."));
         }
         Command::Serve { listen } => {
             let model = match &cli.risk_model {
@@ -142,18 +135,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => RiskModel::default(),
             };
             let started = std::time::Instant::now();
-            let engine = service::load_engine(&pool, model)
-                .await
-                .context("cannot build the engine")?;
+            let engine = service::load_engine(&pool, model).await.context("cannot build the engine")?;
             tracing::info!(
                 regions = engine.index().len(),
                 incidents = engine.incidents().len(),
                 seconds = started.elapsed().as_secs_f64(),
                 "engine ready"
             );
-            http::serve(http::AppState::new(pool, engine), listen)
-                .await
-                .context("server failed")?;
+            http::serve(http::AppState::new(pool, engine), listen).await.context("server failed")?;
         }
         Command::Boundaries(BoundariesCommand::Import(args)) => import(&pool, args, cli.lang).await?,
         Command::Incidents(LoadCommand::Import { file, partial }) => {
@@ -192,10 +181,7 @@ fn print_load(report: Result<service::LoadReport, service::LoadError>, lang: Lan
             anyhow::bail!(
                 "{} {} ({})",
                 rows.len(),
-                lang.pick(
-                    "baris ditolak; tidak ada yang dimuat",
-                    "row(s) rejected; nothing loaded"
-                ),
+                lang.pick("baris ditolak; tidak ada yang dimuat", "row(s) rejected; nothing loaded"),
                 lang.pick("--partial memuat baris yang baik", "--partial loads the good rows")
             )
         }
@@ -209,10 +195,7 @@ async fn import(pool: &sqlx::PgPool, args: ImportArgs, lang: Lang) -> anyhow::Re
         if stored > 0 {
             eprintln!(
                 "{} ({stored})",
-                lang.pick(
-                    "Batas wilayah sudah ada; impor dilewati",
-                    "Boundaries already stored; import skipped"
-                )
+                lang.pick("Batas wilayah sudah ada; impor dilewati", "Boundaries already stored; import skipped")
             );
             return Ok(());
         }
@@ -238,15 +221,11 @@ async fn import(pool: &sqlx::PgPool, args: ImportArgs, lang: Lang) -> anyhow::Re
             }
             anyhow::bail!(
                 "{}",
-                lang.pick(
-                    "impor dibatalkan; basis data tidak berubah",
-                    "import aborted; the database is unchanged"
-                )
+                lang.pick("impor dibatalkan; basis data tidak berubah", "import aborted; the database is unchanged")
             )
         }
-        Err(e) => Err(anyhow::Error::new(e).context(lang.pick(
-            "impor dibatalkan; basis data tidak berubah",
-            "import aborted; the database is unchanged",
-        ))),
+        Err(e) => Err(anyhow::Error::new(e).context(
+            lang.pick("impor dibatalkan; basis data tidak berubah", "import aborted; the database is unchanged"),
+        )),
     }
 }

@@ -61,10 +61,7 @@ impl FromStr for RegionLevel {
     type Err = UnknownLevel;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|level| level.as_str() == s)
-            .ok_or_else(|| UnknownLevel(s.to_owned()))
+        Self::ALL.into_iter().find(|level| level.as_str() == s).ok_or_else(|| UnknownLevel(s.to_owned()))
     }
 }
 
@@ -111,8 +108,7 @@ impl FromStr for RegionCode {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let well_formed = s.split('.').count() <= RegionLevel::Kecamatan.segments()
-            && s.split('.')
-                .all(|seg| seg.len() == 2 && seg.bytes().all(|b| b.is_ascii_digit()));
+            && s.split('.').all(|seg| seg.len() == 2 && seg.bytes().all(|b| b.is_ascii_digit()));
         if well_formed {
             Ok(RegionCode(s.to_owned()))
         } else {

@@ -66,14 +66,10 @@ pub async fn import_incidents(
     partial: bool,
 ) -> Result<LoadReport, LoadError> {
     let (incidents, mut rejected) = ingest::incidents::read(path, Utc::now())?;
+    let unit = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) { "line" } else { "feature" };
     let mut assigned = Vec::with_capacity(incidents.len());
     for incident in &incidents {
-        let reject = |reason: String| RowError {
-            file: path.to_path_buf(),
-            row: incident.row,
-            unit: "row",
-            reason,
-        };
+        let reject = |reason: String| RowError { file: path.to_path_buf(), row: incident.row, unit, reason };
         let outcome = match (&incident.geometry, &incident.region) {
             (Some(geometry), _) => index.assign(geometry).map_err(|e: AssignError| e.to_string()),
             (None, Some(code)) => match index.id(code) {
@@ -83,11 +79,7 @@ pub async fn import_incidents(
             (None, None) => Err("no location".to_owned()),
         };
         match outcome {
-            Ok((assignment, touched)) => assigned.push(db::incidents::Assigned {
-                incident,
-                assignment,
-                touched,
-            }),
+            Ok((assignment, touched)) => assigned.push(db::incidents::Assigned { incident, assignment, touched }),
             Err(reason) => rejected.push(reject(reason)),
         }
     }
@@ -126,9 +118,5 @@ pub async fn import_indicators(pool: &PgPool, path: &Path) -> Result<LoadReport,
         return Err(LoadError::Rejected(rejected));
     }
     let inserted = db::incidents::upsert_indicators(pool, &rows, &path.display().to_string()).await?;
-    Ok(LoadReport {
-        accepted: rows.len(),
-        inserted,
-        ..LoadReport::default()
-    })
+    Ok(LoadReport { accepted: rows.len(), inserted, ..LoadReport::default() })
 }

@@ -17,9 +17,7 @@ async fn import(db: &common::TestDb, paths: &[PathBuf]) -> Result<boundaries::Im
 async fn all_levels_are_stored_valid_and_nested() {
     let db = imported_db().await;
     for (level, expected) in [("provinsi", 38), ("kabupaten_kota", 514), ("kecamatan", 7285)] {
-        let n = db
-            .count(&format!("select count(*) from regions where level = '{level}'"))
-            .await;
+        let n = db.count(&format!("select count(*) from regions where level = '{level}'")).await;
         assert_eq!(n, expected, "{level}");
     }
     let invalid = db
@@ -29,9 +27,7 @@ async fn all_levels_are_stored_valid_and_nested() {
         )
         .await;
     assert_eq!(invalid, 0, "every stored geometry is a valid MultiPolygon in EPSG:4326");
-    let label_outside = db
-        .count("select count(*) from regions where not st_intersects(label_point, geom)")
-        .await;
+    let label_outside = db.count("select count(*) from regions where not st_intersects(label_point, geom)").await;
     assert_eq!(label_outside, 0, "label points lie inside their region");
     // Area of each child outside its parent, as a fraction of the child's own area.
     for level in ["kabupaten_kota", "kecamatan"] {
@@ -42,21 +38,14 @@ async fn all_levels_are_stored_valid_and_nested() {
                    and st_area(st_difference(c.geom, p.geom)) >= 0.01 * st_area(c.geom)"
             ))
             .await;
-        assert_eq!(
-            outside, 0,
-            "every {level} lies within its parent (< 1 % of its area outside)"
-        );
+        assert_eq!(outside, 0, "every {level} lies within its parent (< 1 % of its area outside)");
     }
     let orphans = db
         .count("select count(*) from regions c left join regions p on p.code = c.parent_code where c.level <> 'provinsi' and p.code is null")
         .await;
     assert_eq!(orphans, 0);
-    let autonomous = db
-        .count("select count(*) from regions where level <> 'kecamatan' and autonomous")
-        .await;
-    let pilkada = db
-        .count("select count(*) from regions where level <> 'kecamatan' and elects_head")
-        .await;
+    let autonomous = db.count("select count(*) from regions where level <> 'kecamatan' and autonomous").await;
+    let pilkada = db.count("select count(*) from regions where level <> 'kecamatan' and elects_head").await;
     assert_eq!((autonomous, pilkada), (546, 545), "545 daerah hold regional elections");
     let jakarta: Vec<String> =
         sqlx::query_scalar("select code from regions where level <> 'kecamatan' and not autonomous order by code")
@@ -86,11 +75,7 @@ async fn reimporting_the_same_data_changes_nothing() {
         assert_eq!(c.unchanged, c.read, "{level}");
     }
     assert!(report.repairs.is_empty() && report.extended.is_empty());
-    assert_eq!(
-        db.fingerprint().await,
-        before,
-        "same rows, same geometry hashes, same timestamps"
-    );
+    assert_eq!(db.fingerprint().await, before, "same rows, same geometry hashes, same timestamps");
     assert_eq!(db.count("select count(*) from regions").await, 7837);
     db.drop().await;
 }
@@ -150,16 +135,8 @@ async fn malformed_files_are_rejected_and_change_nothing() {
     // A valid new district next to the bad record: it must not be stored either.
     let good = ("73.71.90", "Kecamatan Uji", SMALL_SQUARE);
     let cases: Vec<(&str, PathBuf, &str)> = vec![
-        (
-            "truncated SQL dump",
-            write(dir.path(), "kab_73_truncated.sql", &sql[..sql.len() * 3 / 5]),
-            "record",
-        ),
-        (
-            "broken JSON",
-            write(dir.path(), "kab_broken.geojson", &geojson[..geojson.len() / 2]),
-            "record",
-        ),
+        ("truncated SQL dump", write(dir.path(), "kab_73_truncated.sql", &sql[..sql.len() * 3 / 5]), "record"),
+        ("broken JSON", write(dir.path(), "kab_broken.geojson", &geojson[..geojson.len() / 2]), "record"),
         (
             "latitude out of range",
             write(
@@ -172,11 +149,7 @@ async fn malformed_files_are_rejected_and_change_nothing() {
         ),
         (
             "unknown parent",
-            write(
-                dir.path(),
-                "parent.geojson",
-                &collection(&[good, ("73.99.01", "Yatim", SMALL_SQUARE)]),
-            ),
+            write(dir.path(), "parent.geojson", &collection(&[good, ("73.99.01", "Yatim", SMALL_SQUARE)])),
             "unknown parent 73.99",
         ),
         (
@@ -196,11 +169,7 @@ async fn malformed_files_are_rejected_and_change_nothing() {
         assert!(message.contains(file), "{case}: error names the file: {message}");
         assert!(message.contains("record"), "{case}: error names the record: {message}");
         assert!(message.contains(expected), "{case}: {message}");
-        assert_eq!(
-            db.fingerprint().await,
-            before,
-            "{case}: the database keeps the boundaries it had"
-        );
+        assert_eq!(db.fingerprint().await, before, "{case}: the database keeps the boundaries it had");
     }
     db.drop().await;
 }
@@ -236,15 +205,9 @@ async fn a_newer_version_updates_in_place_and_renests_the_parents() {
     let path = write(dir.path(), "makassar.geojson", &text);
     let report = import(&db, &[path]).await.expect("import newer version");
     assert_eq!(report.level(RegionLevel::KabupatenKota).updated, 1);
-    assert_eq!(
-        db.count("select count(*) from regions").await,
-        7837,
-        "updated in place, nothing duplicated"
-    );
-    let name: String = sqlx::query_scalar("select name from regions where code = '73.71'")
-        .fetch_one(&db.pool)
-        .await
-        .expect("q");
+    assert_eq!(db.count("select count(*) from regions").await, 7837, "updated in place, nothing duplicated");
+    let name: String =
+        sqlx::query_scalar("select name from regions where code = '73.71'").fetch_one(&db.pool).await.expect("q");
     assert_eq!(name, "Kota Makassar (baru)");
     assert!(covered("73.71").await, "the regency has its new island");
     assert!(covered("73").await, "the province was extended to cover it");

@@ -32,10 +32,7 @@ async fn assignment_agrees_with_postgis_on_100000_points() {
     // points of districts (land, many near borders), and exact boundary vertices.
     let districts = index.level_ids(RegionLevel::Kecamatan);
     while points.len() < 50_000 {
-        points.push(Point::new(
-            94.97 + rng.next() * (141.02 - 94.97),
-            -11.01 + rng.next() * (6.08 + 11.01),
-        ));
+        points.push(Point::new(94.97 + rng.next() * (141.02 - 94.97), -11.01 + rng.next() * (6.08 + 11.01)));
     }
     while points.len() < 95_000 {
         let d = index.region(districts[(rng.next() * districts.len() as f64) as usize]);
@@ -71,10 +68,7 @@ async fn assignment_agrees_with_postgis_on_100000_points() {
         for (n, codes) in covering {
             let got = match &ours[n as usize] {
                 Ok(a) => a.regions[level_slot(level)].map(|id| index.region(id).code.to_string()),
-                Err(e) => panic!(
-                    "point {n} {:?} is covered by {codes:?} but refused: {e}",
-                    points[n as usize]
-                ),
+                Err(e) => panic!("point {n} {:?} is covered by {codes:?} but refused: {e}", points[n as usize]),
             };
             let got =
                 got.unwrap_or_else(|| panic!("point {n} {:?}: no {level}, PostGIS has {codes:?}", points[n as usize]));
@@ -99,11 +93,7 @@ async fn assignment_agrees_with_postgis_on_100000_points() {
                     .and_then(|id| index.region(id).parent)
                     .map(|id| index.region(id).code.to_string())
                     .filter(|c| codes.contains(c));
-                assert_eq!(
-                    got,
-                    parent_below.unwrap_or_else(|| codes[0].clone()),
-                    "point {n}: tie rule at {level}"
-                );
+                assert_eq!(got, parent_below.unwrap_or_else(|| codes[0].clone()), "point {n}: tie rule at {level}");
             }
             compared += 1;
             assert!(
@@ -114,10 +104,7 @@ async fn assignment_agrees_with_postgis_on_100000_points() {
         }
     }
     println!("{compared} point-levels compared: {unique} with one covering region, {several} with several");
-    assert!(
-        unique > 100_000 && several > 100,
-        "the sample covers land and borders ({unique}, {several})"
-    );
+    assert!(unique > 100_000 && several > 100, "the sample covers land and borders ({unique}, {several})");
     db.drop().await;
 }
 
@@ -129,10 +116,7 @@ async fn points_at_sea_within_twelve_nautical_miles_get_the_nearest_regency() {
     let (mut at_sea, mut refused) = (0, 0);
     let mut checked = 0;
     while checked < 150 {
-        let p = Point::new(
-            94.97 + rng.next() * (141.02 - 94.97),
-            -11.01 + rng.next() * (6.08 + 11.01),
-        );
+        let p = Point::new(94.97 + rng.next() * (141.02 - 94.97), -11.01 + rng.next() * (6.08 + 11.01));
         let (x, y) = (p.x(), p.y());
         let covered: bool = sqlx::query_scalar("select exists (select 1 from regions where level = 'kabupaten_kota' and st_covers(geom, st_setsrid(st_point($1, $2), 4326)))")
             .bind(x)
@@ -162,10 +146,7 @@ async fn points_at_sea_within_twelve_nautical_miles_get_the_nearest_regency() {
         match index.assign_point(p) {
             Ok(a) => {
                 assert!(a.at_sea);
-                assert!(
-                    metres < 22_224.0,
-                    "{p:?} assigned at sea but PostGIS puts it {metres} m away"
-                );
+                assert!(metres < 22_224.0, "{p:?} assigned at sea but PostGIS puts it {metres} m away");
                 let regency = index.region(a.at(RegionLevel::KabupatenKota).expect("regency"));
                 assert_eq!(regency.code.as_str(), code, "{p:?}: the nearest regency");
                 let district = index.region(a.at(RegionLevel::Kecamatan).expect("district"));

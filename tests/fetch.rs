@@ -58,19 +58,10 @@ fn fetch_installs_verified_files_and_refuses_tampered_ones() {
         .map(|level| std::fs::read_dir(installed.join(level)).expect("installed").count())
         .sum::<usize>();
     assert_eq!(count, 84);
-    assert!(
-        installed.join("LICENSE").is_file(),
-        "the MIT licence travels with the data"
-    );
+    assert!(installed.join("LICENSE").is_file(), "the MIT licence travels with the data");
 
     let bad = tempfile::tempdir().expect("temp dir");
     let dest_bad = work.path().join("dest-bad");
-    assert!(
-        !fetch(&make_tarball(bad.path(), true), &dest_bad),
-        "a changed file fails the checksum"
-    );
-    assert!(
-        !dest_bad.join("wilayah_boundaries").exists(),
-        "nothing installed on mismatch"
-    );
+    assert!(!fetch(&make_tarball(bad.path(), true), &dest_bad), "a changed file fails the checksum");
+    assert!(!dest_bad.join("wilayah_boundaries").exists(), "nothing installed on mismatch");
 }

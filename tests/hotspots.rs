@@ -35,12 +35,7 @@ fn noise(i: u64) -> f64 {
 /// bumps around Poso (Central Sulawesi), Maluku and the central highlands of Papua and
 /// a quiet Central Java.
 fn synthetic_counts(centroids: &[Point<f64>]) -> Vec<f64> {
-    let centres = [
-        (120.75, -1.39, 60.0),
-        (128.18, -3.70, 40.0),
-        (138.5, -4.1, 80.0),
-        (110.4, -7.3, -12.0),
-    ];
+    let centres = [(120.75, -1.39, 60.0), (128.18, -3.70, 40.0), (138.5, -4.1, 80.0), (110.4, -7.3, -12.0)];
     centroids
         .iter()
         .enumerate()
@@ -73,12 +68,7 @@ fn esda_z(python: &str, values: &[f64], weights: &Weights) -> Vec<f64> {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("run {python} {script}: {e}"));
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("write to gi_star.py");
+    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write to gi_star.py");
     let output = child.wait_with_output().expect("wait for gi_star.py");
     assert!(output.status.success(), "gi_star.py failed: {}", output.status);
     #[derive(serde::Deserialize)]
@@ -93,11 +83,7 @@ fn assert_agrees_with_esda(python: &str, name: &str, values: &[f64], weights: &W
     let ours = gi_star(values, weights);
     let theirs = esda_z(python, values, weights);
     assert_eq!(ours.len(), theirs.len());
-    let max_diff = ours
-        .iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a.z - b).abs())
-        .fold(0.0, f64::max);
+    let max_diff = ours.iter().zip(&theirs).map(|(a, b)| (a.z - b).abs()).fold(0.0, f64::max);
     let hot = ours.iter().filter(|g| g.bin > 0).count();
     let cold = ours.iter().filter(|g| g.bin < 0).count();
     println!("{name}: max |z - z_esda| = {max_diff:.2e}, {hot} hot and {cold} cold regencies");
@@ -112,10 +98,7 @@ async fn gi_star_agrees_with_pysal_on_the_regencies() {
     let shapes = load_shapes(&db.pool).await.expect("load region shapes");
     let (regencies, polygons) = of_level(&shapes, RegionLevel::KabupatenKota);
     assert_eq!(regencies.len(), 514);
-    let centroids: Vec<Point<f64>> = polygons
-        .iter()
-        .map(|p| p.centroid().expect("a regency has an area"))
-        .collect();
+    let centroids: Vec<Point<f64>> = polygons.iter().map(|p| p.centroid().expect("a regency has an area")).collect();
     let values = synthetic_counts(&centroids);
 
     let start = Instant::now();
@@ -160,10 +143,7 @@ async fn gi_star_agrees_with_pysal_on_the_regencies() {
         ((31..=36).contains(&province) && code != "31.01") || ((61..=65).contains(&province) && code != "65.71")
     };
     let stranded: Vec<&&str> = islands.iter().filter(|c| on_mainland(c)).collect();
-    assert!(
-        stranded.is_empty(),
-        "mainland regencies without a queen neighbour: {stranded:?}"
-    );
+    assert!(stranded.is_empty(), "mainland regencies without a queen neighbour: {stranded:?}");
     println!("{} regencies without a queen neighbour: {islands:?}", islands.len());
     assert!((20..=45).contains(&islands.len()), "{} island regencies", islands.len());
     assert!((0..knn.len()).all(|i| knn.neighbors(i).len() == DEFAULT_K));
@@ -194,8 +174,5 @@ async fn queen_weights_of_all_districts_are_quick() {
          {mean:.2} neighbours on average, {islands} without any"
     );
     assert!(elapsed.as_secs_f64() < 5.0, "{elapsed:?}");
-    assert!(
-        (4.0..7.0).contains(&mean),
-        "a planar map has about 6 neighbours per region"
-    );
+    assert!((4.0..7.0).contains(&mean), "a planar map has about 6 neighbours per region");
 }

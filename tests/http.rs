@@ -24,10 +24,7 @@ struct Server {
 
 impl Server {
     async fn start(database_url: &str) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let child = Command::new(env!("CARGO_BIN_EXE_sipks"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", database_url)
@@ -35,16 +32,10 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start sipks serve");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
+        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", server.base))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
+            if reqwest::get(format!("{}/healthz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
                 return server;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -55,12 +46,8 @@ impl Server {
     async fn get(&self, path: &str) -> (StatusCode, String, Value) {
         let response = reqwest::get(format!("{}{path}", self.base)).await.expect("request");
         let status = StatusCode::from_u16(response.status().as_u16()).expect("status");
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let body = response.json().await.expect("JSON body");
         (status, content_type, body)
     }
@@ -94,19 +81,13 @@ async fn the_real_server_lists_and_serves_regions() {
     let (_, _, sulsel) = server.get("/api/regions?parent=73").await;
     let regencies = sulsel["regions"].as_array().expect("regions");
     assert_eq!(regencies.len(), 24, "Sulawesi Selatan has 24 regencies and cities");
-    let makassar = regencies
-        .iter()
-        .find(|r| r["kode"] == "73.71")
-        .expect("Kota Makassar listed");
+    let makassar = regencies.iter().find(|r| r["kode"] == "73.71").expect("Kota Makassar listed");
     assert_eq!(makassar["nama"], "Kota Makassar");
     assert_eq!(makassar["induk"], "73");
     let [w, s, e, n] = [0, 1, 2, 3].map(|i| makassar["bbox"][i].as_f64().expect("bbox"));
     let [x, y] = [0, 1].map(|i| makassar["label_point"][i].as_f64().expect("label point"));
     assert!(w < x && x < e && s < y && y < n, "label point inside the bbox");
-    assert!(
-        (119.0..120.0).contains(&x) && (-5.5..-4.5).contains(&y),
-        "Makassar is at 119.4 E, 5.1 S"
-    );
+    assert!((119.0..120.0).contains(&x) && (-5.5..-4.5).contains(&y), "Makassar is at 119.4 E, 5.1 S");
 
     let (_, _, districts) = server.get("/api/regions?parent=73&level=kecamatan").await;
     assert!(districts["regions"]
@@ -122,10 +103,7 @@ async fn the_real_server_lists_and_serves_regions() {
     assert_eq!(feature["geometry"]["type"], "MultiPolygon");
     assert_eq!(feature["properties"]["kode"], "73.71");
     let first = &feature["geometry"]["coordinates"][0][0][0];
-    assert!(
-        first[0].as_f64().is_some_and(|lon| lon > 119.0),
-        "GeoJSON order: longitude first"
-    );
+    assert!(first[0].as_f64().is_some_and(|lon| lon > 119.0), "GeoJSON order: longitude first");
 
     let (status, content_type, problem) = server.get("/api/regions/99.99").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -134,12 +112,9 @@ async fn the_real_server_lists_and_serves_regions() {
     assert_eq!(problem["type"], "/problems/region-not-found");
     assert_eq!(problem["title"], "Wilayah tidak ditemukan");
 
-    for bad in [
-        "/api/regions?level=kabupaten",
-        "/api/regions?parent=7",
-        "/api/regions?lvl=provinsi",
-        "/api/regions/73-71",
-    ] {
+    for bad in
+        ["/api/regions?level=kabupaten", "/api/regions?parent=7", "/api/regions?lvl=provinsi", "/api/regions/73-71"]
+    {
         let (status, content_type, problem) = server.get(bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(content_type, "application/problem+json", "{bad}");
@@ -162,17 +137,10 @@ async fn oneshot(state: AppState, request: Request<Body>) -> (StatusCode, Value)
 #[tokio::test]
 async fn every_error_is_problem_json_in_the_clients_language() {
     let db = imported_db().await;
-    let engine = sipks::service::load_engine(&db.pool, Default::default())
-        .await
-        .expect("engine");
+    let engine = sipks::service::load_engine(&db.pool, Default::default()).await.expect("engine");
     let state = AppState::new(db.pool.clone(), engine);
     let request = |method: &str, uri: &str, lang: &str| {
-        Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("accept-language", lang)
-            .body(Body::empty())
-            .expect("request")
+        Request::builder().method(method).uri(uri).header("accept-language", lang).body(Body::empty()).expect("request")
     };
     let (status, body) = oneshot(state.clone(), request("GET", "/no/such/page", "id")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -66,9 +66,7 @@ impl<'de> Visitor<'de> for Collection<'_> {
             match key.as_str() {
                 "type" => kind = Some(map.next_value::<String>()?),
                 "features" => {
-                    map.next_value_seed(Features {
-                        features: &mut *self.features,
-                    })?;
+                    map.next_value_seed(Features { features: &mut *self.features })?;
                     has_features = true;
                 }
                 _ => {
@@ -79,9 +77,7 @@ impl<'de> Visitor<'de> for Collection<'_> {
         match kind.as_deref() {
             Some("FeatureCollection") if has_features => Ok(true),
             Some("FeatureCollection") => Err(A::Error::custom("FeatureCollection without \"features\"")),
-            Some(other) => Err(A::Error::custom(format!(
-                "type is {other:?}, expected \"FeatureCollection\""
-            ))),
+            Some(other) => Err(A::Error::custom(format!("type is {other:?}, expected \"FeatureCollection\""))),
             None => Err(A::Error::custom("no \"type\" member: not GeoJSON")),
         }
     }
@@ -125,27 +121,15 @@ pub(super) fn read(
 ) -> Result<(), ImportError> {
     let mut features = Vec::new();
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let parsed = Collection {
-        features: &mut features,
-    }
-    .deserialize(&mut deserializer)
-    .and_then(|_| deserializer.end());
+    let parsed = Collection { features: &mut features }.deserialize(&mut deserializer).and_then(|_| deserializer.end());
     if let Err(e) = parsed {
         return Err(ImportError::Malformed {
-            origin: RecordOrigin {
-                file: file.to_path_buf(),
-                record: features.len() + 1,
-                line: Some(e.line()),
-            },
+            origin: RecordOrigin { file: file.to_path_buf(), record: features.len() + 1, line: Some(e.line()) },
             reason: format!("broken GeoJSON: {e}"),
         });
     }
     for (i, feature) in features.into_iter().enumerate() {
-        let origin = RecordOrigin {
-            file: file.to_path_buf(),
-            record: i + 1,
-            line: None,
-        };
+        let origin = RecordOrigin { file: file.to_path_buf(), record: i + 1, line: None };
         match to_region(feature, names, origin.clone()) {
             Ok(region) => regions.push(region),
             Err((code, reason)) => rejections.push(Rejection { origin, code, reason }),
@@ -194,9 +178,7 @@ fn to_region(value: Value, names: &PropertyNames, origin: RecordOrigin) -> Resul
         .ok_or_else(|| with_code(format!("no name: property {:?} is missing", names.name)))?;
     let level = text(&names.level).map_err(with_code)?;
     let parent = text(&names.parent).map_err(with_code)?;
-    let geometry = feature
-        .geometry
-        .ok_or_else(|| with_code("geometry is null".to_owned()))?;
+    let geometry = feature.geometry.ok_or_else(|| with_code("geometry is null".to_owned()))?;
     let coordinates = geometry.get("coordinates").cloned().unwrap_or(Value::Null);
     let polygons: Result<Coordinates, _> = match geometry.get("type").and_then(Value::as_str) {
         Some("Polygon") => serde_json::from_value(coordinates).map(|rings| vec![rings]),
@@ -204,21 +186,14 @@ fn to_region(value: Value, names: &PropertyNames, origin: RecordOrigin) -> Resul
         _ => return Err(with_code("geometry must be a Polygon or MultiPolygon".to_owned())),
     };
     let polygons = polygons.map_err(|e| with_code(format!("malformed coordinates: {e}")))?;
-    let polygons = polygons
-        .into_iter()
-        .map(polygon)
-        .collect::<Result<_, _>>()
-        .map_err(with_code)?;
+    let polygons = polygons.into_iter().map(polygon).collect::<Result<_, _>>().map_err(with_code)?;
     check_record(&code, name, level, parent, RawBoundary { polygons }, origin).map_err(|r| (r.code, r.reason))
 }
 
 type Coordinates = Vec<Vec<Vec<Vec<f64>>>>;
 
 fn polygon(rings: Vec<Vec<Vec<f64>>>) -> Result<Vec<Ring>, String> {
-    rings
-        .into_iter()
-        .map(|ring| ring.into_iter().map(position).collect())
-        .collect()
+    rings.into_iter().map(|ring| ring.into_iter().map(position).collect()).collect()
 }
 
 fn position(coords: Vec<f64>) -> Result<Position, String> {
@@ -235,13 +210,7 @@ mod tests {
     fn read_str(text: &str) -> Result<(Vec<RawRegion>, Vec<Rejection>), ImportError> {
         let mut regions = Vec::new();
         let mut rejections = Vec::new();
-        read(
-            Path::new("t.geojson"),
-            text,
-            &PropertyNames::default(),
-            &mut regions,
-            &mut rejections,
-        )?;
+        read(Path::new("t.geojson"), text, &PropertyNames::default(), &mut regions, &mut rejections)?;
         Ok((regions, rejections))
     }
 

@@ -64,20 +64,10 @@ impl RawBoundary {
                 for (i, &[lon, lat]) in ring.iter().enumerate() {
                     let (polygon, ring, index) = (p + 1, r + 1, i + 1);
                     if !(-90.0..=90.0).contains(&lat) {
-                        return Err(CoordinateError::LatitudeOutOfRange {
-                            lat,
-                            polygon,
-                            ring,
-                            index,
-                        });
+                        return Err(CoordinateError::LatitudeOutOfRange { lat, polygon, ring, index });
                     }
                     if !(-180.0..=180.0).contains(&lon) {
-                        return Err(CoordinateError::LongitudeOutOfRange {
-                            lon,
-                            polygon,
-                            ring,
-                            index,
-                        });
+                        return Err(CoordinateError::LongitudeOutOfRange { lon, polygon, ring, index });
                     }
                 }
             }
@@ -93,11 +83,7 @@ impl RawBoundary {
             let before = polygon.len();
             polygon.retain(|ring| ring.len() >= 4);
             if polygon.len() < before {
-                notes.push(format!(
-                    "{} degenerate ring(s) of polygon {} dropped",
-                    before - polygon.len(),
-                    p + 1
-                ));
+                notes.push(format!("{} degenerate ring(s) of polygon {} dropped", before - polygon.len(), p + 1));
             }
         }
         self.polygons.retain(|polygon| !polygon.is_empty());
@@ -168,9 +154,7 @@ mod tests {
     fn open_rings_are_closed_and_degenerate_ones_dropped() {
         let mut open = square();
         open.pop();
-        let mut b = RawBoundary {
-            polygons: vec![vec![open, vec![[100.5, 0.5], [100.6, 0.5]]]],
-        };
+        let mut b = RawBoundary { polygons: vec![vec![open, vec![[100.5, 0.5], [100.6, 0.5]]]] };
         let notes = b.normalise().expect("usable");
         assert_eq!(b.polygons, vec![vec![square()]]);
         assert_eq!(notes.len(), 2, "{notes:?}");
@@ -179,9 +163,7 @@ mod tests {
     #[test]
     fn swapped_axes_are_caught_as_latitude_out_of_range() {
         let swapped: Ring = square().into_iter().map(|[x, y]| [y, x]).collect();
-        let mut b = RawBoundary {
-            polygons: vec![vec![swapped]],
-        };
+        let mut b = RawBoundary { polygons: vec![vec![swapped]] };
         assert!(matches!(
             b.normalise(),
             Err(CoordinateError::LatitudeOutOfRange { lat, polygon: 1, ring: 1, index: 1 }) if lat == 100.0
@@ -190,17 +172,13 @@ mod tests {
 
     #[test]
     fn nothing_left_is_an_error() {
-        let mut b = RawBoundary {
-            polygons: vec![vec![vec![[100.0, 0.0], [101.0, 0.0]]]],
-        };
+        let mut b = RawBoundary { polygons: vec![vec![vec![[100.0, 0.0], [101.0, 0.0]]]] };
         assert_eq!(b.normalise(), Err(CoordinateError::Empty));
     }
 
     #[test]
     fn wkb_layout_is_ogc_multipolygon() {
-        let b = RawBoundary {
-            polygons: vec![vec![square()]],
-        };
+        let b = RawBoundary { polygons: vec![vec![square()]] };
         let wkb = b.to_wkb();
         assert_eq!(wkb.len(), 1 + 4 + 4 + (1 + 4 + 4 + 4 + 5 * 16));
         assert_eq!(&wkb[..9], &[1, 6, 0, 0, 0, 1, 0, 0, 0]);

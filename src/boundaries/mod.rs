@@ -171,10 +171,7 @@ fn format_of(path: &Path) -> Option<Format> {
 fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
     let mut files = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| ImportError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(path).map_err(|source| ImportError::Io { path: path.clone(), source })?;
         if meta.is_dir() {
             let before = files.len();
             walk(path, &mut files)?;
@@ -191,10 +188,7 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ImportError> {
-    let io = |source| ImportError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let io = |source| ImportError::Io { path: dir.to_path_buf(), source };
     let mut entries = std::fs::read_dir(dir)
         .map_err(io)?
         .map(|entry| entry.map(|e| e.path()))
@@ -225,15 +219,8 @@ pub fn read_files(
     let mut regions = Vec::new();
     let mut rejections = Vec::new();
     for file in &files {
-        bar.set_message(
-            file.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        let text = std::fs::read_to_string(file).map_err(|source| ImportError::Io {
-            path: file.clone(),
-            source,
-        })?;
+        bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let text = std::fs::read_to_string(file).map_err(|source| ImportError::Io { path: file.clone(), source })?;
         match format_of(file) {
             Some(Format::WilayahSql) => wilayah_sql::read(file, &text, &mut regions, &mut rejections)?,
             Some(Format::GeoJson) => geojson::read(file, &text, &options.properties, &mut regions, &mut rejections)?,
@@ -273,23 +260,13 @@ fn check_record(
     mut boundary: RawBoundary,
     origin: RecordOrigin,
 ) -> Result<RawRegion, Rejection> {
-    let reject = |reason: String| Rejection {
-        origin: origin.clone(),
-        code: Some(code.to_owned()),
-        reason,
-    };
-    let code: RegionCode = code
-        .parse()
-        .map_err(|e: crate::region::MalformedCode| reject(e.to_string()))?;
+    let reject = |reason: String| Rejection { origin: origin.clone(), code: Some(code.to_owned()), reason };
+    let code: RegionCode = code.parse().map_err(|e: crate::region::MalformedCode| reject(e.to_string()))?;
     let derived = code.level();
     if let Some(level) = level {
-        let level: RegionLevel = level
-            .parse()
-            .map_err(|e: crate::region::UnknownLevel| reject(e.to_string()))?;
+        let level: RegionLevel = level.parse().map_err(|e: crate::region::UnknownLevel| reject(e.to_string()))?;
         if level != derived {
-            return Err(reject(format!(
-                "level {level} does not match the code, which is a {derived} code"
-            )));
+            return Err(reject(format!("level {level} does not match the code, which is a {derived} code")));
         }
     }
     if let Some(parent) = parent {
@@ -305,15 +282,7 @@ fn check_record(
         return Err(reject("empty name".to_owned()));
     }
     let notes = boundary.normalise().map_err(|e| reject(e.to_string()))?;
-    Ok(RawRegion {
-        parent: code.parent(),
-        level: derived,
-        code,
-        name: name.to_owned(),
-        boundary,
-        origin,
-        notes,
-    })
+    Ok(RawRegion { parent: code.parent(), level: derived, code, name: name.to_owned(), boundary, origin, notes })
 }
 
 fn progress_bar(enabled: bool, len: u64, prefix: &'static str) -> ProgressBar {
@@ -334,23 +303,15 @@ fn progress_bar(enabled: bool, len: u64, prefix: &'static str) -> ProgressBar {
 pub async fn import(pool: &PgPool, paths: &[PathBuf], options: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let (regions, mut rejections, files) = read_files(paths, options)?;
-    let mut report = ImportReport {
-        files,
-        ..ImportReport::default()
-    };
+    let mut report = ImportReport { files, ..ImportReport::default() };
     report.phases.push(("read", started.elapsed()));
     for region in &regions {
         report.level_mut(region.level).read += 1;
     }
     let mut tx = pool.begin().await.map_err(db_err("starting the transaction"))?;
-    let existing = db::regions::lock_for_import(&mut tx)
-        .await
-        .map_err(db_err("reading the stored regions"))?;
-    let known: HashSet<&str> = regions
-        .iter()
-        .map(|r| r.code.as_str())
-        .chain(existing.keys().map(String::as_str))
-        .collect();
+    let existing = db::regions::lock_for_import(&mut tx).await.map_err(db_err("reading the stored regions"))?;
+    let known: HashSet<&str> =
+        regions.iter().map(|r| r.code.as_str()).chain(existing.keys().map(String::as_str)).collect();
     for region in &regions {
         if let Some(parent) = &region.parent {
             if !known.contains(parent.as_str()) {
@@ -383,27 +344,20 @@ pub async fn import(pool: &PgPool, paths: &[PathBuf], options: &ImportOptions) -
     }
     for (region, _) in &changed {
         for note in &region.notes {
-            report.repairs.push(Repair {
-                code: region.code.to_string(),
-                what: note.clone(),
-            });
+            report.repairs.push(Repair { code: region.code.to_string(), what: note.clone() });
         }
     }
     let bar = progress_bar(options.progress, changed.len() as u64, "memperbaiki / repairing");
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let boundaries: Vec<&RawBoundary> = changed.iter().map(|(region, _)| &region.boundary).collect();
-    let repaired = db::regions::repair(pool, &boundaries, workers, &bar)
-        .await
-        .map_err(db_err("repairing the geometries"))?;
+    let repaired =
+        db::regions::repair(pool, &boundaries, workers, &bar).await.map_err(db_err("repairing the geometries"))?;
     bar.finish_and_clear();
     report.phases.push(("repair", started.elapsed()));
     let mut ready = Vec::with_capacity(changed.len());
     for ((region, hash), repaired) in changed.into_iter().zip(repaired) {
         if let Some(reason) = repaired.reason {
-            report.repairs.push(Repair {
-                code: region.code.to_string(),
-                what: reason,
-            });
+            report.repairs.push(Repair { code: region.code.to_string(), what: reason });
         }
         match repaired.wkb {
             Some(wkb) => ready.push((region, hash, wkb)),
@@ -419,16 +373,10 @@ pub async fn import(pool: &PgPool, paths: &[PathBuf], options: &ImportOptions) -
     }
     let written: Vec<nest::Written<'_>> = ready
         .iter()
-        .map(|(region, _, wkb)| nest::Written {
-            code: region.code.as_str(),
-            level: region.level,
-            wkb,
-        })
+        .map(|(region, _, wkb)| nest::Written { code: region.code.as_str(), level: region.level, wkb })
         .collect();
     let bar = progress_bar(options.progress, 0, "menyarangkan / nesting");
-    let nested = nest::nest(pool, &mut tx, &written, workers, &bar)
-        .await
-        .map_err(db_err("nesting the levels"))?;
+    let nested = nest::nest(pool, &mut tx, &written, workers, &bar).await.map_err(db_err("nesting the levels"))?;
     bar.finish_and_clear();
     report.phases.push(("nest", started.elapsed()));
     let rows: Vec<db::regions::Upsert<'_>> = ready
@@ -437,24 +385,17 @@ pub async fn import(pool: &PgPool, paths: &[PathBuf], options: &ImportOptions) -
             region,
             hash: hash.clone(),
             published: wkb,
-            geom: nested
-                .geom
-                .get(region.code.as_str())
-                .map_or(wkb.as_slice(), Vec::as_slice),
+            geom: nested.geom.get(region.code.as_str()).map_or(wkb.as_slice(), Vec::as_slice),
         })
         .collect();
-    db::regions::upsert(&mut tx, &rows)
-        .await
-        .map_err(db_err("storing the regions"))?;
+    db::regions::upsert(&mut tx, &rows).await.map_err(db_err("storing the regions"))?;
     let (codes, wkbs): (Vec<&str>, Vec<&[u8]>) = nested
         .geom
         .iter()
         .filter(|(code, _)| !written.iter().any(|w| w.code == code.as_str()))
         .map(|(code, wkb)| (code.as_str(), wkb.as_slice()))
         .unzip();
-    db::regions::set_geometries(&mut tx, &codes, &wkbs)
-        .await
-        .map_err(db_err("storing the extended parents"))?;
+    db::regions::set_geometries(&mut tx, &codes, &wkbs).await.map_err(db_err("storing the extended parents"))?;
     report.extended = nested.gained;
     report.phases.push(("store", started.elapsed()));
     tx.commit().await.map_err(db_err("committing"))?;

@@ -54,19 +54,14 @@ pub(super) async fn nest(
     bar.set_length((regencies.len() + provinces.len()) as u64);
 
     let mut nested = Nested::default();
-    for (level, parents) in [
-        (RegionLevel::KabupatenKota, regencies),
-        (RegionLevel::Provinsi, provinces),
-    ] {
+    for (level, parents) in [(RegionLevel::KabupatenKota, regencies), (RegionLevel::Provinsi, provinces)] {
         let mut jobs = Vec::new();
         for parent in &parents {
             // The published boundary: just imported, or as stored.
-            let published = new.get(parent.as_str()).copied().or_else(|| {
-                stored
-                    .iter()
-                    .find(|s| &s.code == parent)
-                    .map(|s| s.published.as_slice())
-            });
+            let published = new
+                .get(parent.as_str())
+                .copied()
+                .or_else(|| stored.iter().find(|s| &s.code == parent).map(|s| s.published.as_slice()));
             let Some(published) = published else { continue };
             // Children: imported ones with their new boundary (extended where they are
             // parents themselves), stored ones that were not imported as stored.

@@ -85,11 +85,8 @@ impl ImportReport {
             t("berkas", "files"),
             self.elapsed.as_secs_f64()
         );
-        let phases: Vec<String> = self
-            .phases
-            .iter()
-            .map(|(name, at)| format!("{name} {:.1} s", at.as_secs_f64()))
-            .collect();
+        let phases: Vec<String> =
+            self.phases.iter().map(|(name, at)| format!("{name} {:.1} s", at.as_secs_f64())).collect();
         if !phases.is_empty() {
             let _ = writeln!(out, "  ({})", phases.join(", "));
         }
@@ -104,11 +101,8 @@ impl ImportReport {
         );
         for level in RegionLevel::ALL {
             let c = self.level(level);
-            let _ = writeln!(
-                out,
-                "  {:<16} {:>7} {:>7} {:>9} {:>9}",
-                level, c.read, c.inserted, c.updated, c.unchanged
-            );
+            let _ =
+                writeln!(out, "  {:<16} {:>7} {:>7} {:>9} {:>9}", level, c.read, c.inserted, c.updated, c.unchanged);
         }
         let kinds = self.repairs_by_kind();
         let _ = writeln!(out, "{} {}", t("Diperbaiki:", "Repaired:"), self.repairs.len());
@@ -125,21 +119,14 @@ impl ImportReport {
         let _ = writeln!(
             out,
             "{} {} ({:.0} km²)",
-            t(
-                "Diperluas agar mencakup wilayah bawahannya:",
-                "Extended to cover their children:"
-            ),
+            t("Diperluas agar mencakup wilayah bawahannya:", "Extended to cover their children:"),
             self.extended.len(),
             gained
         );
         let mut largest: Vec<&(String, f64)> = self.extended.iter().collect();
         largest.sort_by(|a, b| b.1.total_cmp(&a.1));
         if !largest.is_empty() {
-            let top: Vec<String> = largest
-                .iter()
-                .take(5)
-                .map(|(code, km2)| format!("{code} +{km2:.1} km²"))
-                .collect();
+            let top: Vec<String> = largest.iter().take(5).map(|(code, km2)| format!("{code} +{km2:.1} km²")).collect();
             let _ = writeln!(out, "  {}: {}", t("terbesar", "largest"), top.join(", "));
         }
         let _ = writeln!(out, "{} 0", t("Ditolak:", "Rejected:"));

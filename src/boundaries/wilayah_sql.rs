@@ -30,11 +30,7 @@ struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     fn new(text: &'a str) -> Self {
-        Lexer {
-            text: text.as_bytes(),
-            pos: 0,
-            line: 1,
-        }
+        Lexer { text: text.as_bytes(), pos: 0, line: 1 }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -93,10 +89,7 @@ impl<'a> Lexer<'a> {
                 self.bump();
                 Ok(())
             }
-            Some(b) => Err(format!(
-                "expected '{}' at line {}, found '{}'",
-                byte as char, self.line, b as char
-            )),
+            Some(b) => Err(format!("expected '{}' at line {}, found '{}'", byte as char, self.line, b as char)),
             None => Err(format!("file ends where '{}' was expected (truncated?)", byte as char)),
         }
     }
@@ -162,9 +155,7 @@ impl<'a> Lexer<'a> {
                 while matches!(self.peek(), Some(b) if b.is_ascii_digit() || b"+-.eE".contains(&b)) {
                     self.bump();
                 }
-                Ok(Literal::Number(
-                    String::from_utf8_lossy(&self.text[start..self.pos]).into_owned(),
-                ))
+                Ok(Literal::Number(String::from_utf8_lossy(&self.text[start..self.pos]).into_owned()))
             }
             Some(_) => {
                 let word = self.word();
@@ -195,12 +186,7 @@ impl Columns {
                 .position(|n| n.eq_ignore_ascii_case(name))
                 .ok_or_else(|| format!("INSERT has no {name} column (columns: {})", names.join(",")))
         };
-        Ok(Columns {
-            kode: find("kode")?,
-            nama: find("nama")?,
-            path: find("path")?,
-            count: names.len(),
-        })
+        Ok(Columns { kode: find("kode")?, nama: find("nama")?, path: find("path")?, count: names.len() })
     }
 }
 
@@ -218,11 +204,7 @@ pub(super) fn read(
     let mut record = 0;
     let mut record_line = 1;
     let malformed = |record: usize, line: usize, reason: String| ImportError::Malformed {
-        origin: RecordOrigin {
-            file: file.to_path_buf(),
-            record: record.max(1),
-            line: Some(line),
-        },
+        origin: RecordOrigin { file: file.to_path_buf(), record: record.max(1), line: Some(line) },
         reason,
     };
     loop {
@@ -237,9 +219,7 @@ pub(super) fn read(
                 let found = lexer.peek().map(char::from).unwrap_or(' ');
                 return Err(malformed(record, statement_line, format!("unexpected '{found}'")));
             }
-            lexer
-                .skip_statement()
-                .map_err(|e| malformed(record, statement_line, e))?;
+            lexer.skip_statement().map_err(|e| malformed(record, statement_line, e))?;
             continue;
         }
         let columns = insert_header(&mut lexer).map_err(|e| malformed(record + 1, statement_line, e))?;
@@ -248,11 +228,7 @@ pub(super) fn read(
             record += 1;
             record_line = lexer.line;
             let values = tuple(&mut lexer, &columns).map_err(|e| malformed(record, record_line, e))?;
-            let origin = RecordOrigin {
-                file: file.to_path_buf(),
-                record,
-                line: Some(record_line),
-            };
+            let origin = RecordOrigin { file: file.to_path_buf(), record, line: Some(record_line) };
             match to_region(&values, &columns, origin) {
                 Ok(region) => regions.push(region),
                 Err(RecordError::Rejected(rejection)) => rejections.push(rejection),
@@ -311,20 +287,13 @@ fn tuple(lexer: &mut Lexer<'_>, columns: &Columns) -> Result<Vec<Literal>, Strin
             Some(b',') => continue,
             Some(b')') => break,
             Some(b) => {
-                return Err(format!(
-                    "expected ',' or ')' in the tuple at line {}, found '{}'",
-                    lexer.line, b as char
-                ))
+                return Err(format!("expected ',' or ')' in the tuple at line {}, found '{}'", lexer.line, b as char))
             }
             None => return Err("file ends inside a VALUES tuple (truncated?)".to_owned()),
         }
     }
     if values.len() != columns.count {
-        return Err(format!(
-            "tuple has {} values for {} columns",
-            values.len(),
-            columns.count
-        ));
+        return Err(format!("tuple has {} values for {} columns", values.len(), columns.count));
     }
     Ok(values)
 }
@@ -337,9 +306,7 @@ enum RecordError {
 fn to_region(values: &[Literal], columns: &Columns, origin: RecordOrigin) -> Result<RawRegion, RecordError> {
     let text = |i: usize, what: &str| match &values[i] {
         Literal::Text(s) => Ok(s.as_str()),
-        other => Err(RecordError::Malformed(format!(
-            "{what} must be a quoted string, found {other:?}"
-        ))),
+        other => Err(RecordError::Malformed(format!("{what} must be a quoted string, found {other:?}"))),
     };
     let code = text(columns.kode, "kode")?;
     let name = text(columns.nama, "nama")?;
@@ -370,9 +337,7 @@ fn nesting_depth(value: &Value) -> usize {
 }
 
 fn array(value: &Value) -> Result<&Vec<Value>, String> {
-    value
-        .as_array()
-        .ok_or_else(|| format!("expected an array, found {value}"))
+    value.as_array().ok_or_else(|| format!("expected an array, found {value}"))
 }
 
 fn polygon(value: &Value) -> Result<Vec<Ring>, String> {
@@ -419,11 +384,7 @@ mod tests {
         assert_eq!(regions[0].name, "O'O'U");
         assert_eq!(regions[1].name, "Ma'U");
         assert_eq!(regions[1].parent.as_ref().map(|p| p.as_str()), Some("72"));
-        assert_eq!(
-            regions[0].boundary.polygons[0][0][1],
-            [101.0, 0.0],
-            "lat,lng swapped to lon,lat"
-        );
+        assert_eq!(regions[0].boundary.polygons[0][0][1], [101.0, 0.0], "lat,lng swapped to lon,lat");
         assert_eq!(regions[0].boundary, regions[1].boundary);
         assert_eq!(regions[1].origin.record, 2);
         assert_eq!(regions[1].origin.line, Some(6));

@@ -38,14 +38,9 @@ pub async fn insert_many(
     let code = |id: Option<RegionId>| id.map(|id| index.region(id).code.to_string());
     let mut inserted = 0;
     for batch in rows.chunks(BATCH) {
-        let wkbs: Vec<Option<Vec<u8>>> = batch
-            .iter()
-            .map(|r| r.incident.geometry.as_ref().map(wkb::write))
-            .collect();
-        let regions: Vec<Option<String>> = batch
-            .iter()
-            .map(|r| r.incident.region.as_ref().map(|c| c.to_string()))
-            .collect();
+        let wkbs: Vec<Option<Vec<u8>>> = batch.iter().map(|r| r.incident.geometry.as_ref().map(wkb::write)).collect();
+        let regions: Vec<Option<String>> =
+            batch.iter().map(|r| r.incident.region.as_ref().map(|c| c.to_string())).collect();
         let categories: Vec<&str> = batch.iter().map(|r| r.incident.category.as_str()).collect();
         let severities: Vec<i16> = batch.iter().map(|r| i16::from(r.incident.severity.get())).collect();
         let statuses: Vec<&str> = batch.iter().map(|r| r.incident.status.as_str()).collect();
@@ -59,13 +54,7 @@ pub async fn insert_many(
         // Postgres has no array of arrays of text with varying lengths: join with ','.
         let touched: Vec<String> = batch
             .iter()
-            .map(|r| {
-                r.touched
-                    .iter()
-                    .map(|&id| index.region(id).code.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
+            .map(|r| r.touched.iter().map(|&id| index.region(id).code.to_string()).collect::<Vec<_>>().join(","))
             .collect();
         let external: Vec<Option<&str>> = batch.iter().map(|r| r.incident.external_id.as_deref()).collect();
         let done = sqlx::query(
@@ -142,10 +131,7 @@ pub async fn load_all(pool: &PgPool, index: &RegionIndex) -> Result<Vec<Incident
         };
         let location = match (row.try_get::<Option<f64>, _>("x")?, row.try_get::<Option<f64>, _>("y")?) {
             (Some(x), Some(y)) => Point::new(x, y),
-            _ => match (
-                row.try_get::<Option<f64>, _>("sx")?,
-                row.try_get::<Option<f64>, _>("sy")?,
-            ) {
+            _ => match (row.try_get::<Option<f64>, _>("sx")?, row.try_get::<Option<f64>, _>("sy")?) {
                 (Some(x), Some(y)) => Point::new(x, y),
                 _ => {
                     let region =
@@ -169,10 +155,7 @@ pub async fn load_all(pool: &PgPool, index: &RegionIndex) -> Result<Vec<Incident
             status: status.parse().map_err(decode)?,
             assignment,
             location,
-            shape: shape
-                .map(|b| wkb::read(&b).map(Box::new))
-                .transpose()
-                .map_err(|e| decode(e.to_string()))?,
+            shape: shape.map(|b| wkb::read(&b).map(Box::new)).transpose().map_err(|e| decode(e.to_string()))?,
             touched: touched.into_iter().filter_map(|c| lookup(Some(c))).collect(),
         });
     }
@@ -214,11 +197,7 @@ pub async fn load_indicators(
     let mut out: HashMap<RegionId, Vec<IndicatorValue>> = HashMap::new();
     for (code, indicator, value, observed_at) in rows {
         if let Some(id) = code.parse().ok().and_then(|c| index.id(&c)) {
-            out.entry(id).or_default().push(IndicatorValue {
-                indicator,
-                observed_at,
-                value,
-            });
+            out.entry(id).or_default().push(IndicatorValue { indicator, observed_at, value });
         }
     }
     Ok(out)

@@ -55,13 +55,7 @@ pub async fn repair(
         }
         budget += vertices;
     }
-    let mut out = vec![
-        Repaired {
-            wkb: None,
-            reason: None
-        };
-        boundaries.len()
-    ];
+    let mut out = vec![Repaired { wkb: None, reason: None }; boundaries.len()];
     let mut results = futures::stream::iter(chunks)
         .map(|indexes| async move {
             let chunk: Vec<&RawBoundary> = indexes.iter().map(|&i| boundaries[i]).collect();
@@ -82,9 +76,7 @@ async fn repair_chunk(pool: &PgPool, chunk: &[&RawBoundary]) -> Result<Vec<Repai
     let wkbs: Vec<Vec<u8>> = chunk.iter().map(|b| b.to_wkb()).collect();
     let mut conn = pool.acquire().await?;
     // PostGIS reports every invalid input geometry as a NOTICE; the report says it once.
-    sqlx::query("set client_min_messages = warning")
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("set client_min_messages = warning").execute(&mut *conn).await?;
     let rows = sqlx::query(
         "select case when not v.valid then v.reason || coalesce(' [' || st_astext(v.location) || ']', '') end as reason,
                 case when not st_isempty(g.geom) and st_isvalid(g.geom) then st_asbinary(g.geom) end as wkb
@@ -98,27 +90,14 @@ async fn repair_chunk(pool: &PgPool, chunk: &[&RawBoundary]) -> Result<Vec<Repai
     .bind(&wkbs)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Repaired {
-                wkb: row.try_get("wkb")?,
-                reason: row.try_get("reason")?,
-            })
-        })
-        .collect()
+    rows.iter().map(|row| Ok(Repaired { wkb: row.try_get("wkb")?, reason: row.try_get("reason")? })).collect()
 }
 
 /// Serialises imports and returns the stored source hash of every region.
 pub async fn lock_for_import(tx: &mut Transaction<'_, Postgres>) -> Result<HashMap<String, Vec<u8>>, sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext('sipks.boundaries.import'))")
-        .execute(&mut **tx)
-        .await?;
-    let rows = sqlx::query("select code, source_hash from regions")
-        .fetch_all(&mut **tx)
-        .await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("code")?, row.try_get("source_hash")?)))
-        .collect()
+    sqlx::query("select pg_advisory_xact_lock(hashtext('sipks.boundaries.import'))").execute(&mut **tx).await?;
+    let rows = sqlx::query("select code, source_hash from regions").fetch_all(&mut **tx).await?;
+    rows.iter().map(|row| Ok((row.try_get("code")?, row.try_get("source_hash")?))).collect()
 }
 
 /// One region to insert or update, with its boundaries.
@@ -139,17 +118,12 @@ pub async fn upsert(tx: &mut Transaction<'_, Postgres>, rows: &[Upsert<'_>]) -> 
         let codes: Vec<String> = batch.iter().map(|r| r.region.code.to_string()).collect();
         let names: Vec<&str> = batch.iter().map(|r| r.region.name.as_str()).collect();
         let levels: Vec<&str> = batch.iter().map(|r| r.region.level.as_str()).collect();
-        let parents: Vec<Option<&str>> = batch
-            .iter()
-            .map(|r| r.region.parent.as_ref().map(RegionCode::as_str))
-            .collect();
+        let parents: Vec<Option<&str>> =
+            batch.iter().map(|r| r.region.parent.as_ref().map(RegionCode::as_str)).collect();
         let published: Vec<&[u8]> = batch.iter().map(|r| r.published).collect();
         let geoms: Vec<&[u8]> = batch.iter().map(|r| r.geom).collect();
         let hashes: Vec<&[u8]> = batch.iter().map(|r| r.hash.as_slice()).collect();
-        let files: Vec<String> = batch
-            .iter()
-            .map(|r| r.region.origin.file.display().to_string())
-            .collect();
+        let files: Vec<String> = batch.iter().map(|r| r.region.origin.file.display().to_string()).collect();
         sqlx::query(
             "insert into regions (code, name, level, parent_code, geom_published, geom, source_hash, source_file)
              select code, name, level::region_level, parent_code,
@@ -282,12 +256,7 @@ fn summary(row: &sqlx::postgres::PgRow) -> Result<RegionSummary, sqlx::Error> {
         level: row.try_get("level")?,
         induk: row.try_get("parent_code")?,
         feature_id: row.try_get("feature_id")?,
-        bbox: [
-            row.try_get("west")?,
-            row.try_get("south")?,
-            row.try_get("east")?,
-            row.try_get("north")?,
-        ],
+        bbox: [row.try_get("west")?, row.try_get("south")?, row.try_get("east")?, row.try_get("north")?],
         label_point: [row.try_get("label_x")?, row.try_get("label_y")?],
         luas_km2: row.try_get("area_km2")?,
         otonom: row.try_get("autonomous")?,
@@ -330,15 +299,12 @@ pub async fn exists(pool: &PgPool, code: &RegionCode) -> Result<bool, sqlx::Erro
 pub async fn get(pool: &PgPool, code: &RegionCode) -> Result<Option<(RegionSummary, String)>, sqlx::Error> {
     let sql = format!("select {SUMMARY_COLUMNS}, st_asgeojson(geom, 7) as geometry from regions where code = $1");
     let row = sqlx::query(&sql).bind(code.as_str()).fetch_optional(pool).await?;
-    row.map(|row| Ok((summary(&row)?, row.try_get("geometry")?)))
-        .transpose()
+    row.map(|row| Ok((summary(&row)?, row.try_get("geometry")?))).transpose()
 }
 
 /// Number of regions per level.
 pub async fn count_by_level(pool: &PgPool) -> Result<Vec<(RegionLevel, i64)>, sqlx::Error> {
-    sqlx::query_as("select level, count(*) from regions group by level order by level")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as("select level, count(*) from regions group by level order by level").fetch_all(pool).await
 }
 
 /// A region's boundary for the in-memory engine.
@@ -370,9 +336,7 @@ pub async fn load_shapes(pool: &PgPool) -> Result<Vec<RegionShape>, sqlx::Error>
             let wkb: Vec<u8> = row.try_get("wkb")?;
             let decode = |e: String| sqlx::Error::Decode(format!("region {code}: {e}").into());
             Ok(RegionShape {
-                code: code
-                    .parse()
-                    .map_err(|e: crate::region::MalformedCode| decode(e.to_string()))?,
+                code: code.parse().map_err(|e: crate::region::MalformedCode| decode(e.to_string()))?,
                 name: row.try_get("name")?,
                 level: row.try_get("level")?,
                 geometry: super::wkb::read_multipolygon(&wkb).map_err(|e| decode(e.to_string()))?,

@@ -28,20 +28,12 @@ impl Reader<'_> {
 
     fn u32(&mut self) -> Result<u32, WkbError> {
         let b = self.take::<4>()?;
-        Ok(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
+        Ok(if self.little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
     }
 
     fn f64(&mut self) -> Result<f64, WkbError> {
         let b = self.take::<8>()?;
-        Ok(if self.little {
-            f64::from_le_bytes(b)
-        } else {
-            f64::from_be_bytes(b)
-        })
+        Ok(if self.little { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) })
     }
 
     fn header(&mut self) -> Result<u32, WkbError> {
@@ -55,10 +47,7 @@ impl Reader<'_> {
     }
 
     fn coord(&mut self) -> Result<Coord<f64>, WkbError> {
-        Ok(Coord {
-            x: self.f64()?,
-            y: self.f64()?,
-        })
+        Ok(Coord { x: self.f64()?, y: self.f64()? })
     }
 
     fn line(&mut self) -> Result<LineString<f64>, WkbError> {
@@ -66,18 +55,12 @@ impl Reader<'_> {
         if n > self.bytes.len() / 16 {
             return Err(WkbError(format!("{n} points cannot fit")));
         }
-        (0..n)
-            .map(|_| self.coord())
-            .collect::<Result<Vec<_>, _>>()
-            .map(LineString::new)
+        (0..n).map(|_| self.coord()).collect::<Result<Vec<_>, _>>().map(LineString::new)
     }
 
     fn polygon(&mut self) -> Result<Polygon<f64>, WkbError> {
         let rings = self.u32()? as usize;
-        let mut lines = (0..rings)
-            .map(|_| self.line())
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter();
+        let mut lines = (0..rings).map(|_| self.line()).collect::<Result<Vec<_>, _>>()?.into_iter();
         let exterior = lines.next().unwrap_or_else(|| LineString::new(Vec::new()));
         Ok(Polygon::new(exterior, lines.collect()))
     }
@@ -105,12 +88,7 @@ impl Reader<'_> {
 
 /// Reads a 2D Point, LineString, Polygon or MultiPolygon.
 pub fn read(bytes: &[u8]) -> Result<Geometry<f64>, WkbError> {
-    Reader {
-        bytes,
-        pos: 0,
-        little: true,
-    }
-    .geometry()
+    Reader { bytes, pos: 0, little: true }.geometry()
 }
 
 /// Reads a Polygon or MultiPolygon as a MultiPolygon.
@@ -130,10 +108,7 @@ mod tests {
     #[test]
     fn reads_what_the_importer_writes() {
         let square = vec![[100.0, 0.0], [101.0, 0.0], [101.0, 1.0], [100.0, 1.0], [100.0, 0.0]];
-        let wkb = RawBoundary {
-            polygons: vec![vec![square]],
-        }
-        .to_wkb();
+        let wkb = RawBoundary { polygons: vec![vec![square]] }.to_wkb();
         let mp = read_multipolygon(&wkb).expect("readable");
         assert_eq!(mp.0.len(), 1);
         assert_eq!(mp.0[0].exterior().0[2], Coord { x: 101.0, y: 1.0 });

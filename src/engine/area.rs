@@ -71,13 +71,7 @@ impl PreparedArea {
                 cursor[band] += 1;
             }
         }
-        PreparedArea {
-            bbox,
-            band_height,
-            band_starts: counts,
-            band_edges,
-            edges,
-        }
+        PreparedArea { bbox, band_height, band_starts: counts, band_edges, edges }
     }
 
     /// The bounding box.
@@ -129,11 +123,7 @@ fn crossing(p: Coord<f64>, p1: Coord<f64>, p2: Coord<f64>) -> Crossing {
         return Crossing::OnSegment;
     }
     if p1.y == p.y && p2.y == p.y {
-        return if p.x >= p1.x.min(p2.x) && p.x <= p1.x.max(p2.x) {
-            Crossing::OnSegment
-        } else {
-            Crossing::Misses
-        };
+        return if p.x >= p1.x.min(p2.x) && p.x <= p1.x.max(p2.x) { Crossing::OnSegment } else { Crossing::Misses };
     }
     if (p1.y > p.y && p2.y <= p.y) || (p2.y > p.y && p1.y <= p.y) {
         let mut left = match RobustKernel::orient2d(p1, p2, p) {
@@ -152,23 +142,11 @@ fn crossing(p: Coord<f64>, p1: Coord<f64>, p2: Coord<f64>) -> Crossing {
 }
 
 fn bounding_rect(edges: &[[Coord<f64>; 2]]) -> Rect<f64> {
-    let mut min = Coord {
-        x: f64::INFINITY,
-        y: f64::INFINITY,
-    };
-    let mut max = Coord {
-        x: f64::NEG_INFINITY,
-        y: f64::NEG_INFINITY,
-    };
+    let mut min = Coord { x: f64::INFINITY, y: f64::INFINITY };
+    let mut max = Coord { x: f64::NEG_INFINITY, y: f64::NEG_INFINITY };
     for c in edges.iter().flatten() {
-        min = Coord {
-            x: min.x.min(c.x),
-            y: min.y.min(c.y),
-        };
-        max = Coord {
-            x: max.x.max(c.x),
-            y: max.y.max(c.y),
-        };
+        min = Coord { x: min.x.min(c.x), y: min.y.min(c.y) };
+        max = Coord { x: max.x.max(c.x), y: max.y.max(c.y) };
     }
     if edges.is_empty() {
         return Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 0.0, y: 0.0 });
@@ -205,10 +183,7 @@ mod tests {
         let area = PreparedArea::new(&mp);
         for i in 0..=240 {
             for j in 0..=240 {
-                let p = Coord {
-                    x: -1.0 + i as f64 * 0.05 + 0.001,
-                    y: -1.0 + j as f64 * 0.05 + 0.0007,
-                };
+                let p = Coord { x: -1.0 + i as f64 * 0.05 + 0.001, y: -1.0 + j as f64 * 0.05 + 0.0007 };
                 assert_eq!(area.locate(p) == Position::Inside, mp.contains(&p), "{p:?}");
             }
         }

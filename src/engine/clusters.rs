@@ -121,10 +121,7 @@ pub fn dbscan(points: &[Point<f64>], eps_m: f64, min_points: usize) -> Vec<Clust
         clusters.push(members);
     }
     clusters.sort_by_key(|members| members[0]);
-    clusters
-        .into_iter()
-        .map(|members| cluster(points, members, eps_m))
-        .collect()
+    clusters.into_iter().map(|members| cluster(points, members, eps_m)).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,11 +146,7 @@ impl Neighborhood<'_> {
         // The widest box any pair's mean latitude needs: at the latitude furthest
         // from the equator that half a pair's latitude difference can reach.
         let widest_lat = (center.y().abs() + half_height / 2.0).min(90.0).to_radians();
-        let half_width = if widest_lat.cos() > 1e-9 {
-            (half_height / widest_lat.cos()).min(360.0)
-        } else {
-            360.0
-        };
+        let half_width = if widest_lat.cos() > 1e-9 { (half_height / widest_lat.cos()).min(360.0) } else { 360.0 };
         let envelope = AABB::from_corners(
             [center.x() - half_width, center.y() - half_height],
             [center.x() + half_width, center.y() + half_height],
@@ -178,9 +171,7 @@ fn squared_distance_m(a: Point<f64>, b: &[f64; 2]) -> f64 {
 
 fn cluster(points: &[Point<f64>], members: Vec<usize>, eps_m: f64) -> Cluster {
     let count = members.len();
-    let (sum_x, sum_y) = members
-        .iter()
-        .fold((0.0, 0.0), |(x, y), &i| (x + points[i].x(), y + points[i].y()));
+    let (sum_x, sum_y) = members.iter().fold((0.0, 0.0), |(x, y), &i| (x + points[i].x(), y + points[i].y()));
     let centroid = Point::new(sum_x / count as f64, sum_y / count as f64);
     let located = MultiPoint::new(members.iter().map(|&i| points[i]).collect());
     let mut hull = located.convex_hull();
@@ -189,12 +180,7 @@ fn cluster(points: &[Point<f64>], members: Vec<usize>, eps_m: f64) -> Cluster {
         let corners = hull.exterior().points().flat_map(|p| octagon(p, radius));
         hull = MultiPoint::new(corners.collect()).convex_hull();
     }
-    Cluster {
-        members,
-        count,
-        hull,
-        centroid,
-    }
+    Cluster { members, count, hull, centroid }
 }
 
 /// The corners of a regular octagon of `radius_m` metres around `center`.
@@ -230,10 +216,7 @@ mod tests {
 
     /// A point `east` and `north` metres from (lon, lat).
     fn offset(lon: f64, lat: f64, east: f64, north: f64) -> Point<f64> {
-        Point::new(
-            lon + east / (M_PER_DEG * lat.to_radians().cos()),
-            lat + north / M_PER_DEG,
-        )
+        Point::new(lon + east / (M_PER_DEG * lat.to_radians().cos()), lat + north / M_PER_DEG)
     }
 
     #[test]
@@ -245,12 +228,7 @@ mod tests {
         // (no area) near Poso; a border point 450 m east of group A's eastern column,
         // with only 4 points within 500 m; a noise point 4.8 km east of group A.
         for k in 0..9 {
-            points.push(offset(
-                128.18,
-                -3.70,
-                f64::from(k % 3) * 100.0,
-                f64::from(k / 3) * 100.0,
-            ));
+            points.push(offset(128.18, -3.70, f64::from(k % 3) * 100.0, f64::from(k / 3) * 100.0));
         }
         for k in 0..5 {
             points.push(offset(120.75, -1.39, f64::from(k) * 150.0, 0.0));
@@ -311,9 +289,7 @@ mod tests {
         let clusters = dbscan(&points, eps, min_points);
         let near = |i: usize, j: usize| squared_distance_m(points[i], &[points[j].x(), points[j].y()]) <= eps * eps;
         let n = points.len();
-        let core: Vec<bool> = (0..n)
-            .map(|i| (0..n).filter(|&j| near(i, j)).count() >= min_points)
-            .collect();
+        let core: Vec<bool> = (0..n).map(|i| (0..n).filter(|&j| near(i, j)).count() >= min_points).collect();
         let mut label = vec![None; n];
         for (c, cluster) in clusters.iter().enumerate() {
             assert_eq!(cluster.count, cluster.members.len());
@@ -346,10 +322,7 @@ mod tests {
             let b = Haversine.destination(a, bearing, 50_000.0);
             let ours = squared_distance_m(a, &[b.x(), b.y()]).sqrt();
             let reference = Haversine.distance(a, b);
-            assert!(
-                (ours / reference - 1.0).abs() < 1e-6,
-                "{lat} {bearing}: {ours} vs {reference}"
-            );
+            assert!((ours / reference - 1.0).abs() < 1e-6, "{lat} {bearing}: {ours} vs {reference}");
         }
     }
 

@@ -64,11 +64,7 @@ impl Weights {
     /// assert_eq!(Weights::queen(&row, 0.0).neighbors(1), [2]);
     /// ```
     pub fn queen(polygons: &[MultiPolygon<f64>], tolerance_deg: f64) -> Weights {
-        let tolerance = if tolerance_deg.is_finite() {
-            tolerance_deg.max(0.0)
-        } else {
-            0.0
-        };
+        let tolerance = if tolerance_deg.is_finite() { tolerance_deg.max(0.0) } else { 0.0 };
         let segments = RTree::bulk_load(
             polygons
                 .iter()
@@ -207,10 +203,7 @@ fn segments_of(region: &MultiPolygon<f64>) -> impl Iterator<Item = Line<f64>> + 
 
 fn expand(envelope: &AABB<Point<f64>>, by: f64) -> AABB<Point<f64>> {
     let (lower, upper) = (envelope.lower(), envelope.upper());
-    AABB::from_corners(
-        Point::new(lower.x() - by, lower.y() - by),
-        Point::new(upper.x() + by, upper.y() + by),
-    )
+    AABB::from_corners(Point::new(lower.x() - by, lower.y() - by), Point::new(upper.x() + by, upper.y() + by))
 }
 
 /// Pairs `(outer, inner)` of regions where some part of `inner` lies inside `outer`
@@ -261,11 +254,7 @@ impl GiStar {
 
     fn from_z(z: f64) -> GiStar {
         let p = erfc(z.abs() / std::f64::consts::SQRT_2);
-        GiStar {
-            z,
-            p,
-            bin: unadjusted_bin(z, p),
-        }
+        GiStar { z, p, bin: unadjusted_bin(z, p) }
     }
 }
 
@@ -371,18 +360,10 @@ pub fn apply_fdr(results: &mut [GiStar]) {
     sorted.sort_by(f64::total_cmp);
     let m = sorted.len() as f64;
     let cutoffs = ALPHAS.map(|alpha| {
-        sorted
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|&(rank, &p)| p < (rank + 1) as f64 * alpha / m)
-            .map(|(_, &p)| p)
+        sorted.iter().enumerate().rev().find(|&(rank, &p)| p < (rank + 1) as f64 * alpha / m).map(|(_, &p)| p)
     });
     for result in results {
-        let level = cutoffs
-            .iter()
-            .filter(|cutoff| cutoff.is_some_and(|c| result.p <= c))
-            .count();
+        let level = cutoffs.iter().filter(|cutoff| cutoff.is_some_and(|c| result.p <= c)).count();
         result.bin = signed_bin(result.z, level);
     }
 }
@@ -403,12 +384,7 @@ fn erfc(x: f64) -> f64 {
         3.20937758913846947e3,
         1.85777706184603153e-1,
     ];
-    const B: [f64; 4] = [
-        2.36012909523441209e1,
-        2.44024637934444173e2,
-        1.28261652607737228e3,
-        2.84423683343917062e3,
-    ];
+    const B: [f64; 4] = [2.36012909523441209e1, 2.44024637934444173e2, 1.28261652607737228e3, 2.84423683343917062e3];
     const C: [f64; 9] = [
         5.64188496988670089e-1,
         8.88314979438837594e0,
@@ -502,9 +478,7 @@ mod tests {
 
     /// A 3x3 grid of unit squares, row by row from the south-west, `gap` degrees apart.
     fn grid(gap: f64) -> Vec<MultiPolygon<f64>> {
-        (0..9)
-            .map(|i| square(f64::from(i % 3) * (1.0 + gap), f64::from(i / 3) * (1.0 + gap), 1.0))
-            .collect()
+        (0..9).map(|i| square(f64::from(i % 3) * (1.0 + gap), f64::from(i / 3) * (1.0 + gap), 1.0)).collect()
     }
 
     fn counts(w: &Weights) -> Vec<usize> {
@@ -546,10 +520,7 @@ mod tests {
             // An island far away, and a two-part region with one part touching the
             // big square.
             square(20.0, 20.0, 1.0),
-            MultiPolygon::new(vec![
-                square(30.0, 0.0, 1.0).0[0].clone(),
-                square(10.0, 3.0, 1.0).0[0].clone(),
-            ]),
+            MultiPolygon::new(vec![square(30.0, 0.0, 1.0).0[0].clone(), square(10.0, 3.0, 1.0).0[0].clone()]),
         ];
         let w = Weights::queen(&regions, 0.0);
         assert_eq!(w.neighbors(0), [1, 2, 4]);
@@ -564,17 +535,11 @@ mod tests {
         let w = Weights::knn(&points, 2);
         assert_eq!(w.neighbors(0), [2, 3], "four at distance 1: the lowest indices");
         assert_eq!(w.neighbors(1), [0, 5]);
-        assert!(
-            !w.neighbors(5).contains(&1),
-            "1 counts 5 among its nearest, not the reverse"
-        );
+        assert!(!w.neighbors(5).contains(&1), "1 counts 5 among its nearest, not the reverse");
         let all = Weights::knn(&points, 10);
         assert_eq!(all.neighbors(3), [0, 1, 2, 4, 5]);
         assert!(Weights::knn(&points, 0).islands().eq(0..6));
-        let with_nan = Weights::knn(
-            &[Point::new(0.0, 0.0), Point::new(f64::NAN, 0.0), Point::new(1.0, 1.0)],
-            1,
-        );
+        let with_nan = Weights::knn(&[Point::new(0.0, 0.0), Point::new(f64::NAN, 0.0), Point::new(1.0, 1.0)], 1);
         assert_eq!(counts(&with_nan), [1, 0, 1]);
         assert_eq!(with_nan.neighbors(0), [2]);
     }
@@ -600,9 +565,7 @@ mod tests {
     #[test]
     fn gi_star_bins_a_strong_cluster() {
         // A 20x20 grid of unit squares, background 1, a 3x3 block of 50 in the middle.
-        let cells: Vec<_> = (0..400)
-            .map(|i| square(f64::from(i % 20), f64::from(i / 20), 1.0))
-            .collect();
+        let cells: Vec<_> = (0..400).map(|i| square(f64::from(i % 20), f64::from(i / 20), 1.0)).collect();
         let mut values = vec![1.0; 400];
         for i in [189, 190, 191, 209, 210, 211, 229, 230, 231] {
             values[i] = 50.0;
@@ -623,9 +586,7 @@ mod tests {
         assert!(gi_star(&[], &Weights::knn(&[], 8)).is_empty());
         // Everyone neighbours everyone: every region sees the whole level.
         let all = Weights::knn(&[(0.0, 0.0), (1.0, 0.0), (2.0, 0.0)].map(Point::from), 8);
-        assert!(gi_star(&[1.0, 2.0, 4.0], &all)
-            .iter()
-            .all(|g| *g == GiStar::NOT_SIGNIFICANT));
+        assert!(gi_star(&[1.0, 2.0, 4.0], &all).iter().all(|g| *g == GiStar::NOT_SIGNIFICANT));
     }
 
     #[test]
@@ -637,11 +598,7 @@ mod tests {
             .enumerate()
             .map(|(i, &p)| {
                 let z = if i % 2 == 0 { 3.0 } else { -3.0 };
-                GiStar {
-                    z,
-                    p,
-                    bin: unadjusted_bin(z, p),
-                }
+                GiStar { z, p, bin: unadjusted_bin(z, p) }
             })
             .collect();
         let before = results.clone();
@@ -664,10 +621,7 @@ mod tests {
     #[test]
     fn unadjusted_bins_follow_the_p_value() {
         let bin = |z: f64| GiStar::from_z(z).bin;
-        assert_eq!(
-            [bin(1.6), bin(1.7), bin(-2.0), bin(2.6), bin(-2.6), bin(0.0)],
-            [0, 1, -2, 3, -3, 0]
-        );
+        assert_eq!([bin(1.6), bin(1.7), bin(-2.0), bin(2.6), bin(-2.6), bin(0.0)], [0, 1, -2, 3, -3, 0]);
     }
 
     #[test]
@@ -695,10 +649,7 @@ mod tests {
         ];
         for (x, expected) in reference {
             let got = erfc(x);
-            assert!(
-                (got - expected).abs() <= 1e-14 * expected,
-                "erfc({x}) = {got:e}, expected {expected:e}"
-            );
+            assert!((got - expected).abs() <= 1e-14 * expected, "erfc({x}) = {got:e}, expected {expected:e}");
         }
     }
 }

@@ -10,9 +10,12 @@ pub mod risk;
 pub mod store;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use self::clusters::Cluster;
+use self::hotspots::{GiStar, Weights};
 use self::regions::{RegionId, RegionIndex};
 use self::risk::{Assessment, RegionInputs, RiskLevel, RiskModel, DAY};
 use self::store::{add_incident, Incident, RegionStats, Store, Window};
@@ -56,6 +59,31 @@ pub struct Engine {
     store: Store,
     indicators: HashMap<RegionId, Vec<IndicatorValue>>,
     current: Snapshot,
+    /// Spatial weights per (level slot, kind), built on first use.
+    weights: Mutex<HashMap<(usize, WeightsKind), Arc<Weights>>>,
+}
+
+/// Which spatial weights Gi* uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightsKind {
+    /// Queen contiguity with the default snapping tolerance.
+    Queen,
+    /// The k nearest neighbours by centroid.
+    Knn(usize),
+}
+
+/// A region's Gi* result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionHotspot {
+    /// The region.
+    #[serde(skip)]
+    pub id: RegionId,
+    /// The value analysed: the region's score in the window.
+    pub value: f64,
+    /// z, p and bin.
+    #[serde(flatten)]
+    pub gi: GiStar,
 }
 
 /// An incident's contribution, for explanations.
@@ -96,21 +124,15 @@ pub struct DayLevel {
 impl Engine {
     /// An engine over these regions, with no incidents yet, evaluated at `now`.
     pub fn new(index: RegionIndex, model: RiskModel, now: i64) -> Engine {
-        let window = Window {
-            as_of: now,
-            days: model.window_days,
-        };
+        let window = Window { as_of: now, days: model.window_days };
         let n = index.len();
         let mut engine = Engine {
             store: Store::new(n),
             index,
             model,
             indicators: HashMap::new(),
-            current: Snapshot {
-                window,
-                stats: Vec::new(),
-                standings: Vec::new(),
-            },
+            current: Snapshot { window, stats: Vec::new(), standings: Vec::new() },
+            weights: Mutex::new(HashMap::new()),
         };
         engine.refresh(now);
         engine
@@ -152,10 +174,7 @@ impl Engine {
 
     /// Full recomputation of the default window ending at `now`.
     pub fn refresh(&mut self, now: i64) {
-        self.current = self.snapshot(Window {
-            as_of: now,
-            days: self.model.window_days,
-        });
+        self.current = self.snapshot(Window { as_of: now, days: self.model.window_days });
     }
 
     /// Aggregates and assesses every region for any window.
@@ -164,13 +183,7 @@ impl Engine {
         let mut snapshot = Snapshot {
             window,
             stats,
-            standings: vec![
-                Standing {
-                    level: RiskLevel::Hijau,
-                    score: 0.0
-                };
-                self.index.len()
-            ],
+            standings: vec![Standing { level: RiskLevel::Hijau, score: 0.0 }; self.index.len()],
         };
         self.assess_all(&mut snapshot);
         snapshot
@@ -202,11 +215,8 @@ impl Engine {
     ) -> RegionInputs<'a> {
         let region = self.index.region(id);
         let merah_children = (region.level == RegionLevel::Provinsi).then(|| {
-            let merah = region
-                .children
-                .iter()
-                .filter(|&&c| snapshot.standings[c as usize].level == RiskLevel::Merah)
-                .count();
+            let merah =
+                region.children.iter().filter(|&&c| snapshot.standings[c as usize].level == RiskLevel::Merah).count();
             (merah as u32, region.children.len() as u32)
         });
         let _ = window;
@@ -224,13 +234,8 @@ impl Engine {
     fn standing(&self, id: RegionId, snapshot: &Snapshot) -> Standing {
         let indicators = self.latest_indicators(id, snapshot.window.as_of);
         let stats = snapshot.stats[id as usize];
-        let a = self
-            .model
-            .assess(&self.inputs(id, &stats, snapshot.window, &indicators, snapshot));
-        Standing {
-            level: a.level,
-            score: a.score,
-        }
+        let a = self.model.assess(&self.inputs(id, &stats, snapshot.window, &indicators, snapshot));
+        Standing { level: a.level, score: a.score }
     }
 
     /// The latest value of each indicator of a region within its maximum age.
@@ -281,14 +286,8 @@ impl Engine {
         regions.sort_by_key(|&id| self.index.region(id).level == RegionLevel::Provinsi);
         regions.dedup();
         let window = self.current.window;
-        let mut snapshot = std::mem::replace(
-            &mut self.current,
-            Snapshot {
-                window,
-                stats: Vec::new(),
-                standings: Vec::new(),
-            },
-        );
+        let mut snapshot =
+            std::mem::replace(&mut self.current, Snapshot { window, stats: Vec::new(), standings: Vec::new() });
         for id in regions {
             snapshot.standings[id as usize] = self.standing(id, &snapshot);
         }
@@ -316,24 +315,15 @@ impl Engine {
             .collect();
         contributions.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.id.cmp(&b.id)));
         // The score from exactly these parts, so that they sum to it.
-        let exact = RegionStats {
-            incident_score: contributions.iter().map(|c| c.contribution).sum(),
-            ..stats
-        };
+        let exact = RegionStats { incident_score: contributions.iter().map(|c| c.contribution).sum(), ..stats };
         let indicators = self.latest_indicators(id, window.as_of);
         let snapshot = if window == self.current.window {
             std::borrow::Cow::Borrowed(&self.current)
         } else {
             std::borrow::Cow::Owned(self.children_snapshot(id, window))
         };
-        let assessment = self
-            .model
-            .assess(&self.inputs(id, &exact, window, &indicators, &snapshot));
-        Explanation {
-            assessment,
-            contributions,
-            stats,
-        }
+        let assessment = self.model.assess(&self.inputs(id, &exact, window, &indicators, &snapshot));
+        Explanation { assessment, contributions, stats }
     }
 
     /// A snapshot holding just what a region's assessment reads: its children's
@@ -343,13 +333,7 @@ impl Engine {
         let mut snapshot = Snapshot {
             window,
             stats: vec![RegionStats::default(); n],
-            standings: vec![
-                Standing {
-                    level: RiskLevel::Hijau,
-                    score: 0.0
-                };
-                n
-            ],
+            standings: vec![Standing { level: RiskLevel::Hijau, score: 0.0 }; n],
         };
         if self.index.region(id).level == RegionLevel::Provinsi {
             for &child in &self.index.region(id).children {
@@ -369,18 +353,68 @@ impl Engine {
             .rev()
             .map(|back| {
                 let as_of = (today_end - i64::from(back) * DAY).min(now);
-                let window = Window {
-                    as_of,
-                    days: self.model.window_days,
-                };
+                let window = Window { as_of, days: self.model.window_days };
                 let mut snapshot = self.children_snapshot(id, window);
                 snapshot.stats[id as usize] = self.store.aggregate_region(id, window, &self.model);
                 let standing = self.standing(id, &snapshot);
-                DayLevel {
-                    date: day_string(as_of),
-                    level: standing.level,
-                    score: standing.score,
-                }
+                DayLevel { date: day_string(as_of), level: standing.level, score: standing.score }
+            })
+            .collect()
+    }
+}
+
+impl Engine {
+    /// The spatial weights of a level, built once and kept.
+    pub fn weights(&self, level: RegionLevel, kind: WeightsKind) -> Arc<Weights> {
+        let key = (regions::level_slot(level), kind);
+        if let Some(w) = self.weights.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            return Arc::clone(w);
+        }
+        let ids = self.index.level_ids(level);
+        let built = Arc::new(match kind {
+            WeightsKind::Queen => {
+                let shapes: Vec<geo::MultiPolygon<f64>> =
+                    ids.iter().map(|&id| self.index.region(id).shape.clone()).collect();
+                Weights::queen(&shapes, hotspots::DEFAULT_QUEEN_TOLERANCE_DEG)
+            }
+            WeightsKind::Knn(k) => {
+                let centroids: Vec<geo::Point<f64>> = ids.iter().map(|&id| self.index.region(id).centroid).collect();
+                Weights::knn(&centroids, k)
+            }
+        });
+        self.weights.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, Arc::clone(&built));
+        built
+    }
+
+    /// Getis-Ord Gi* of the regions of a level on their scores in a snapshot, in code
+    /// order; with `fdr`, bins corrected for the false discovery rate.
+    pub fn hotspots(
+        &self,
+        level: RegionLevel,
+        snapshot: &Snapshot,
+        kind: WeightsKind,
+        fdr: bool,
+    ) -> Vec<RegionHotspot> {
+        let ids = self.index.level_ids(level);
+        let values: Vec<f64> = ids.iter().map(|&id| snapshot.standings[id as usize].score).collect();
+        let mut results = hotspots::gi_star(&values, &self.weights(level, kind));
+        if fdr {
+            hotspots::apply_fdr(&mut results);
+        }
+        ids.into_iter().zip(values).zip(results).map(|((id, value), gi)| RegionHotspot { id, value, gi }).collect()
+    }
+
+    /// DBSCAN clusters of the incidents in a window (their points, or the
+    /// representative points of lines, polygons and region-only reports), with the
+    /// incidents of each cluster.
+    pub fn clusters(&self, window: Window, eps_m: f64, min_points: usize) -> Vec<(Cluster, Vec<&Incident>)> {
+        let incidents: Vec<&Incident> = self.store.iter().filter(|i| window.contains(i.occurred_at)).collect();
+        let points: Vec<geo::Point<f64>> = incidents.iter().map(|i| i.location).collect();
+        clusters::dbscan(&points, eps_m, min_points)
+            .into_iter()
+            .map(|c| {
+                let members = c.members.iter().map(|&m| incidents[m]).collect();
+                (c, members)
             })
             .collect()
     }
@@ -388,7 +422,5 @@ impl Engine {
 
 /// `YYYY-MM-DD` of a unix time (UTC).
 pub fn day_string(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }

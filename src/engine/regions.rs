@@ -181,12 +181,7 @@ impl RegionIndex {
         for (level, tree) in RegionLevel::ALL.into_iter().zip(boxes) {
             boxes_by_slot[level_slot(level)] = tree;
         }
-        RegionIndex {
-            regions,
-            by_code,
-            boxes: boxes_by_slot,
-            edges,
-        }
+        RegionIndex { regions, by_code, boxes: boxes_by_slot, edges }
     }
 
     /// Number of regions, all levels.
@@ -216,9 +211,7 @@ impl RegionIndex {
 
     /// Ids of the regions of one level, in code order.
     pub fn level_ids(&self, level: RegionLevel) -> Vec<RegionId> {
-        (0..self.regions.len() as RegionId)
-            .filter(|&id| self.region(id).level == level)
-            .collect()
+        (0..self.regions.len() as RegionId).filter(|&id| self.region(id).level == level).collect()
     }
 
     /// The lowest-code region of `level` covering `p`.
@@ -246,31 +239,19 @@ impl RegionIndex {
             return Err(AssignError::Empty);
         }
         let district = self.covering(RegionLevel::Kecamatan, c);
-        let regency = self.covering_below(
-            RegionLevel::KabupatenKota,
-            district.and_then(|d| self.region(d).parent),
-            c,
-        );
+        let regency = self.covering_below(RegionLevel::KabupatenKota, district.and_then(|d| self.region(d).parent), c);
         let province = self.covering_below(RegionLevel::Provinsi, regency.and_then(|r| self.region(r).parent), c);
         match (district, regency, province) {
             (Some(_), _, _) | (None, Some(_), _) => {
                 let district = district.or_else(|| regency.and_then(|r| self.nearest_child(r, c)));
                 let province = province.or_else(|| regency.and_then(|r| self.region(r).parent));
-                Ok(Assignment {
-                    regions: [district, regency, province],
-                    at_sea: false,
-                })
+                Ok(Assignment { regions: [district, regency, province], at_sea: false })
             }
             (None, None, Some(province)) => {
                 // Inside a province whose published coast reaches beyond its regencies'.
-                let regency = self
-                    .nearest_edge(0, p, |id| self.region(id).parent == Some(province))
-                    .map(|(id, _)| id);
+                let regency = self.nearest_edge(0, p, |id| self.region(id).parent == Some(province)).map(|(id, _)| id);
                 let district = regency.and_then(|r| self.nearest_child(r, c));
-                Ok(Assignment {
-                    regions: [district, regency, Some(province)],
-                    at_sea: false,
-                })
+                Ok(Assignment { regions: [district, regency, Some(province)], at_sea: false })
             }
             (None, None, None) => self.assign_at_sea(p),
         }
@@ -280,23 +261,15 @@ impl RegionIndex {
     fn assign_at_sea(&self, p: Point<f64>) -> Result<Assignment, AssignError> {
         let (regency, distance_m) = self.nearest_edge(0, p, |_| true).ok_or(AssignError::Empty)?;
         if distance_m > TERRITORIAL_SEA_M {
-            return Err(AssignError::OutsideWaters {
-                lon: p.x(),
-                lat: p.y(),
-                distance_km: distance_m / 1000.0,
-            });
+            return Err(AssignError::OutsideWaters { lon: p.x(), lat: p.y(), distance_km: distance_m / 1000.0 });
         }
         let district = self.nearest_child(regency, p.0);
-        Ok(Assignment {
-            regions: [district, Some(regency), self.region(regency).parent],
-            at_sea: true,
-        })
+        Ok(Assignment { regions: [district, Some(regency), self.region(regency).parent], at_sea: true })
     }
 
     /// The district of `regency` whose boundary is nearest to `p`.
     fn nearest_child(&self, regency: RegionId, p: Coord<f64>) -> Option<RegionId> {
-        self.nearest_edge(1, Point(p), |id| self.region(id).parent == Some(regency))
-            .map(|(id, _)| id)
+        self.nearest_edge(1, Point(p), |id| self.region(id).parent == Some(regency)).map(|(id, _)| id)
     }
 
     /// The region (regency edges: tree 0, district edges: tree 1) accepted by `filter`
@@ -304,18 +277,10 @@ impl RegionIndex {
     /// nearest point of the edge nearest in degrees; at Indonesia's latitudes the two
     /// orders agree to well under 1 %).
     fn nearest_edge(&self, tree: usize, p: Point<f64>, filter: impl Fn(RegionId) -> bool) -> Option<(RegionId, f64)> {
-        let edge = self.edges[tree]
-            .nearest_neighbor_iter(&[p.x(), p.y()])
-            .find(|e| filter(e.data))?;
+        let edge = self.edges[tree].nearest_neighbor_iter(&[p.x(), p.y()]).find(|e| filter(e.data))?;
         let line = geo::Line::new(
-            Coord {
-                x: edge.geom().from[0],
-                y: edge.geom().from[1],
-            },
-            Coord {
-                x: edge.geom().to[0],
-                y: edge.geom().to[1],
-            },
+            Coord { x: edge.geom().from[0], y: edge.geom().from[1] },
+            Coord { x: edge.geom().to[0], y: edge.geom().to[1] },
         );
         let nearest = match geo::ClosestPoint::closest_point(&line, &p) {
             geo::Closest::Intersection(q) | geo::Closest::SinglePoint(q) => q,
@@ -366,10 +331,8 @@ impl RegionIndex {
     /// Regions of `level` whose bounding box meets `bbox`, in code order.
     fn candidates(&self, level: RegionLevel, bbox: Rect<f64>) -> Vec<RegionId> {
         let envelope = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
-        let mut ids: Vec<RegionId> = self.boxes[level_slot(level)]
-            .locate_in_envelope_intersecting(&envelope)
-            .map(|e| e.data)
-            .collect();
+        let mut ids: Vec<RegionId> =
+            self.boxes[level_slot(level)].locate_in_envelope_intersecting(&envelope).map(|e| e.data).collect();
         ids.sort_unstable();
         ids
     }
@@ -447,10 +410,7 @@ mod tests {
     fn points_get_all_three_levels() {
         let index = index();
         let a = index.assign_point(Point::new(121.7, 0.5)).expect("assigned");
-        assert_eq!(
-            codes(&index, &a),
-            [Some("71.02.02".into()), Some("71.02".into()), Some("71".into())]
-        );
+        assert_eq!(codes(&index, &a), [Some("71.02.02".into()), Some("71.02".into()), Some("71".into())]);
         assert!(!a.at_sea);
     }
 
@@ -459,10 +419,7 @@ mod tests {
         let index = index();
         // On the border between 71.01.02 and 71.02.01, which is also the regency border.
         let a = index.assign_point(Point::new(121.0, 0.5)).expect("assigned");
-        assert_eq!(
-            codes(&index, &a),
-            [Some("71.01.02".into()), Some("71.01".into()), Some("71".into())]
-        );
+        assert_eq!(codes(&index, &a), [Some("71.01.02".into()), Some("71.01".into()), Some("71".into())]);
     }
 
     #[test]
@@ -471,10 +428,7 @@ mod tests {
         // 0.1 degree (about 11 km) east of the coast of 71.02.
         let a = index.assign_point(Point::new(122.1, 0.5)).expect("within 12 nm");
         assert!(a.at_sea);
-        assert_eq!(
-            codes(&index, &a),
-            [Some("71.02.02".into()), Some("71.02".into()), Some("71".into())]
-        );
+        assert_eq!(codes(&index, &a), [Some("71.02.02".into()), Some("71.02".into()), Some("71".into())]);
         let far = index.assign_point(Point::new(122.5, 0.5));
         assert!(
             matches!(far, Err(AssignError::OutsideWaters { distance_km, .. }) if (55.0..56.0).contains(&distance_km))
@@ -489,10 +443,7 @@ mod tests {
             polygon![(x: 120.65, y: 0.4), (x: 121.15, y: 0.4), (x: 121.15, y: 0.6), (x: 120.65, y: 0.6), (x: 120.65, y: 0.4)],
         );
         let (a, touched) = index.assign(&p).expect("assigned");
-        assert_eq!(
-            codes(&index, &a),
-            [Some("71.01.02".into()), Some("71.01".into()), Some("71".into())]
-        );
+        assert_eq!(codes(&index, &a), [Some("71.01.02".into()), Some("71.01".into()), Some("71".into())]);
         let touched: Vec<String> = touched.iter().map(|&id| index.region(id).code.to_string()).collect();
         assert_eq!(touched, ["71", "71.01", "71.01.02", "71.02", "71.02.01"]);
     }
@@ -502,10 +453,7 @@ mod tests {
         let index = index();
         let l = Geometry::LineString(LineString::from(vec![(121.4, 0.5), (121.9, 0.5)]));
         let (a, touched) = index.assign(&l).expect("assigned");
-        assert_eq!(
-            codes(&index, &a),
-            [Some("71.02.02".into()), Some("71.02".into()), Some("71".into())]
-        );
+        assert_eq!(codes(&index, &a), [Some("71.02.02".into()), Some("71.02".into()), Some("71".into())]);
         assert_eq!(touched.len(), 4);
     }
 }

@@ -225,25 +225,19 @@ impl Default for RiskModel {
 impl RiskModel {
     /// Reads a model file: its keys override the defaults.
     pub fn from_file(path: &Path) -> Result<RiskModel, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
     /// Parses TOML over the defaults, then validates.
     pub fn from_toml(text: &str, path: &str) -> Result<RiskModel, ModelError> {
-        let invalid = |reason: String| ModelError::Invalid {
-            path: path.to_owned(),
-            reason,
-        };
+        let invalid = |reason: String| ModelError::Invalid { path: path.to_owned(), reason };
         let mut merged: toml::Table = toml::from_str(DEFAULT_MODEL_TOML).map_err(|e| invalid(e.to_string()))?;
         let overrides: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         merge(&mut merged, overrides);
-        let model: RiskModel = toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        let model: RiskModel =
+            toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
         model.validate().map_err(invalid)?;
         Ok(model)
     }
@@ -328,12 +322,7 @@ impl RiskModel {
             .iter()
             .map(|(name, value)| {
                 let weight = self.indicators.get(name).map_or(0.0, |i| i.weight);
-                IndicatorPart {
-                    indicator: name.clone(),
-                    value: *value,
-                    weight,
-                    contribution: weight * value,
-                }
+                IndicatorPart { indicator: name.clone(), value: *value, weight, contribution: weight * value }
             })
             .collect();
         let score = inputs.incident_score + indicators.iter().map(|i| i.contribution).sum::<f64>();
@@ -368,11 +357,7 @@ impl RiskModel {
                     "{} incident(s) this week against a weekly average of {:.2} over the 4 weeks before{}",
                     inputs.this_week,
                     baseline,
-                    if baseline < s.min_weekly_baseline {
-                        " (baseline too small: ignored)"
-                    } else {
-                        ""
-                    }
+                    if baseline < s.min_weekly_baseline { " (baseline too small: ignored)" } else { "" }
                 ),
             });
             if triggered {
@@ -381,11 +366,7 @@ impl RiskModel {
         }
         let p = &self.rules.province;
         if let (true, RegionLevel::Provinsi, Some((merah, total))) = (p.enabled, inputs.level, inputs.merah_children) {
-            let share = if total == 0 {
-                0.0
-            } else {
-                f64::from(merah) / f64::from(total)
-            };
+            let share = if total == 0 { 0.0 } else { f64::from(merah) / f64::from(total) };
             let raises_to = if total > 0 && share >= p.merah_share_for_merah && merah > 0 {
                 RiskLevel::Merah
             } else if merah >= p.merah_regencies_for_kuning && merah > 0 {
@@ -402,14 +383,7 @@ impl RiskModel {
             });
             level = level.max(raises_to);
         }
-        Assessment {
-            level,
-            score,
-            score_level,
-            incident_score: inputs.incident_score,
-            indicators,
-            rules,
-        }
+        Assessment { level, score, score_level, incident_score: inputs.incident_score, indicators, rules }
     }
 }
 
@@ -501,11 +475,7 @@ mod tests {
     }
 
     fn inputs(level: RegionLevel, incident_score: f64) -> RegionInputs<'static> {
-        RegionInputs {
-            level,
-            incident_score,
-            ..RegionInputs::default()
-        }
+        RegionInputs { level, incident_score, ..RegionInputs::default() }
     }
 
     #[test]
@@ -516,14 +486,8 @@ mod tests {
             RiskModel::from_toml("half_life_days = 7.0\n[thresholds.kecamatan]\nmerah = 50.0\n", "t").expect("valid");
         assert_eq!(custom.half_life_days, 7.0);
         assert_eq!(custom.thresholds.kecamatan.merah, 50.0);
-        assert_eq!(
-            custom.thresholds.kecamatan.kuning, m.thresholds.kecamatan.kuning,
-            "kept from the defaults"
-        );
-        assert!(
-            RiskModel::from_toml("half_lif_days = 7.0", "t").is_err(),
-            "unknown keys are refused"
-        );
+        assert_eq!(custom.thresholds.kecamatan.kuning, m.thresholds.kecamatan.kuning, "kept from the defaults");
+        assert!(RiskModel::from_toml("half_lif_days = 7.0", "t").is_err(), "unknown keys are refused");
         assert!(
             RiskModel::from_toml("[thresholds.provinsi]\nkuning = 200.0", "t").is_err(),
             "kuning must stay below merah"
@@ -550,26 +514,16 @@ mod tests {
         assert_eq!(m.assess(&inputs(Kecamatan, 5.9)).level, RiskLevel::Hijau);
         assert_eq!(m.assess(&inputs(Kecamatan, 6.0)).level, RiskLevel::Kuning);
         assert_eq!(m.assess(&inputs(Kecamatan, 20.0)).level, RiskLevel::Merah);
-        assert_eq!(
-            m.assess(&inputs(Provinsi, 20.0)).level,
-            RiskLevel::Hijau,
-            "provinces need more"
-        );
+        assert_eq!(m.assess(&inputs(Provinsi, 20.0)).level, RiskLevel::Hijau, "provinces need more");
     }
 
     #[test]
     fn a_recent_severe_incident_makes_at_least_kuning() {
         let m = model();
-        let a = m.assess(&RegionInputs {
-            recent_severe: 1,
-            ..inputs(RegionLevel::Kecamatan, 1.0)
-        });
+        let a = m.assess(&RegionInputs { recent_severe: 1, ..inputs(RegionLevel::Kecamatan, 1.0) });
         assert_eq!((a.score_level, a.level), (RiskLevel::Hijau, RiskLevel::Kuning));
         assert!(a.rules.iter().any(|r| r.rule == "recent_severe" && r.triggered));
-        let merah = m.assess(&RegionInputs {
-            recent_severe: 1,
-            ..inputs(RegionLevel::Kecamatan, 25.0)
-        });
+        let merah = m.assess(&RegionInputs { recent_severe: 1, ..inputs(RegionLevel::Kecamatan, 25.0) });
         assert_eq!(merah.level, RiskLevel::Merah, "rules only raise");
     }
 
@@ -577,12 +531,7 @@ mod tests {
     fn surge_needs_twice_the_baseline_and_a_real_baseline() {
         let m = model();
         let with = |this_week, previous_four_weeks| {
-            m.assess(&RegionInputs {
-                this_week,
-                previous_four_weeks,
-                ..inputs(RegionLevel::KabupatenKota, 0.0)
-            })
-            .level
+            m.assess(&RegionInputs { this_week, previous_four_weeks, ..inputs(RegionLevel::KabupatenKota, 0.0) }).level
         };
         assert_eq!(with(8, 16), RiskLevel::Kuning, "8 this week against 4 a week");
         assert_eq!(with(7, 16), RiskLevel::Hijau, "less than twice");
@@ -593,11 +542,7 @@ mod tests {
     fn provinces_follow_their_regencies() {
         let m = model();
         let with = |merah, total| {
-            m.assess(&RegionInputs {
-                merah_children: Some((merah, total)),
-                ..inputs(RegionLevel::Provinsi, 0.0)
-            })
-            .level
+            m.assess(&RegionInputs { merah_children: Some((merah, total)), ..inputs(RegionLevel::Provinsi, 0.0) }).level
         };
         assert_eq!(with(0, 24), RiskLevel::Hijau);
         assert_eq!(with(1, 24), RiskLevel::Kuning);
@@ -608,10 +553,7 @@ mod tests {
     fn indicators_add_weighted_values_and_the_parts_sum_to_the_score() {
         let m = model();
         let values = vec![("ikp_bawaslu".to_owned(), 80.0), ("unknown".to_owned(), 50.0)];
-        let a = m.assess(&RegionInputs {
-            indicators: &values,
-            ..inputs(RegionLevel::KabupatenKota, 3.5)
-        });
+        let a = m.assess(&RegionInputs { indicators: &values, ..inputs(RegionLevel::KabupatenKota, 3.5) });
         assert!((a.score - (3.5 + 8.0)).abs() < 1e-12);
         let parts = a.incident_score + a.indicators.iter().map(|i| i.contribution).sum::<f64>();
         assert!((parts - a.score).abs() < 1e-12);

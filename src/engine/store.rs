@@ -118,10 +118,7 @@ pub struct Store {
 impl Store {
     /// An empty store for `regions` regions.
     pub fn new(regions: usize) -> Store {
-        Store {
-            by_region: vec![Vec::new(); regions],
-            ..Store::default()
-        }
+        Store { by_region: vec![Vec::new(); regions], ..Store::default() }
     }
 
     /// Number of incidents.
@@ -146,9 +143,7 @@ impl Store {
 
     /// The incidents assigned to a region (at its own level).
     pub fn in_region(&self, region: RegionId) -> impl Iterator<Item = &Incident> {
-        self.by_region[region as usize]
-            .iter()
-            .filter_map(|&slot| self.slots[slot as usize].as_ref())
+        self.by_region[region as usize].iter().filter_map(|&slot| self.slots[slot as usize].as_ref())
     }
 
     /// Inserts or replaces an incident; returns the one it replaced.

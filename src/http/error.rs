@@ -69,10 +69,7 @@ impl ApiError {
                     StatusCode::NOT_FOUND,
                     "region-not-found",
                     ("Wilayah tidak ditemukan", "Region not found"),
-                    (
-                        format!("Tidak ada wilayah dengan kode {code}."),
-                        format!("There is no region with code {code}."),
-                    ),
+                    (format!("Tidak ada wilayah dengan kode {code}."), format!("There is no region with code {code}.")),
                 )
             }
             ApiError::InvalidParameter { param, detail } => {
@@ -91,10 +88,7 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "not-found",
                 ("Tidak ditemukan", "Not found"),
-                (
-                    "Alamat ini tidak ada.".to_owned(),
-                    "There is nothing at this address.".to_owned(),
-                ),
+                ("Alamat ini tidak ada.".to_owned(), "There is nothing at this address.".to_owned()),
             ),
             ApiError::Internal(what) => {
                 tracing::error!(error = %what, "internal error");
@@ -110,10 +104,7 @@ impl ApiError {
             }
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");
-                let unavailable = matches!(
-                    e,
-                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-                );
+                let unavailable = matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed);
                 if unavailable {
                     (
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -137,13 +128,7 @@ impl ApiError {
                 }
             }
         };
-        Problem {
-            status,
-            slug,
-            title,
-            detail,
-            extra,
-        }
+        Problem { status, slug, title, detail, extra }
     }
 }
 
@@ -189,10 +174,8 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let already = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let already =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if already {
         return response;
     }
@@ -206,13 +189,8 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     body.insert("instance".into(), json!(instance));
     body.extend(problem.extra);
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_LANGUAGE,
-        HeaderValue::from_static(lang.pick("id", "en")),
-    );
+    parts.headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.pick("id", "en")));
     Response::from_parts(parts, Body::from(bytes))
 }

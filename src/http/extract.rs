@@ -19,9 +19,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         let query = parts.uri.query().unwrap_or_default();
         serde_urlencoded::from_str(query)
             .map(Query)
-            .map_err(|e| ApiError::InvalidParameter {
-                param: "query".to_owned(),
-                detail: e.to_string(),
-            })
+            .map_err(|e| ApiError::InvalidParameter { param: "query".to_owned(), detail: e.to_string() })
     }
 }

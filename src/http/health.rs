@@ -16,11 +16,6 @@ pub fn router() -> Router<AppState> {
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let counts = db::regions::count_by_level(&state.pool).await?;
-    let regions: Map<String, Value> = counts
-        .into_iter()
-        .map(|(level, n)| (level.to_string(), json!(n)))
-        .collect();
-    Ok(Json(
-        json!({ "status": "ok", "database": "ok", "regions": regions, "version": env!("CARGO_PKG_VERSION") }),
-    ))
+    let regions: Map<String, Value> = counts.into_iter().map(|(level, n)| (level.to_string(), json!(n))).collect();
+    Ok(Json(json!({ "status": "ok", "database": "ok", "regions": regions, "version": env!("CARGO_PKG_VERSION") })))
 }

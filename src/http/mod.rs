@@ -4,6 +4,7 @@
 mod error;
 mod extract;
 mod health;
+mod hotspots;
 mod regions;
 mod risk;
 
@@ -36,10 +37,7 @@ const REFRESH_EVERY: Duration = Duration::from_secs(60);
 impl AppState {
     /// State over a pool and an engine.
     pub fn new(pool: PgPool, engine: Engine) -> AppState {
-        AppState {
-            pool,
-            engine: Arc::new(RwLock::new(engine)),
-        }
+        AppState { pool, engine: Arc::new(RwLock::new(engine)) }
     }
 
     /// Read access to the engine. A panic while writing cannot leave it half-updated in
@@ -61,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(regions::router())
         .merge(risk::router())
+        .merge(hotspots::router())
         .fallback(|| async { ApiError::NoRoute })
         .with_state(state)
         .layer(axum::middleware::from_fn(error::render_problems))
@@ -82,9 +81,7 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
         }
     });
     tracing::info!(address = %listener.local_addr()?, "serving");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

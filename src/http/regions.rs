@@ -18,9 +18,7 @@ use crate::region::{RegionCode, RegionLevel};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/regions", get(list))
-        .route("/api/regions/{kode}", get(feature))
+    Router::new().route("/api/regions", get(list)).route("/api/regions/{kode}", get(feature))
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,19 +36,13 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> 
         .filter(|l| !l.is_empty())
         .map(|l| l.parse::<RegionLevel>())
         .transpose()
-        .map_err(|e| ApiError::InvalidParameter {
-            param: "level".into(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| ApiError::InvalidParameter { param: "level".into(), detail: e.to_string() })?;
     let parent = query
         .parent
         .filter(|p| !p.is_empty())
         .map(|p| p.parse::<RegionCode>())
         .transpose()
-        .map_err(|e| ApiError::InvalidParameter {
-            param: "parent".into(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| ApiError::InvalidParameter { param: "parent".into(), detail: e.to_string() })?;
     let level = match (&parent, level) {
         (Some(parent), None) => match parent.level() {
             RegionLevel::Provinsi => Some(RegionLevel::KabupatenKota),
@@ -69,15 +61,12 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> 
 
 /// `GET /api/regions/{kode}`: one region as a GeoJSON Feature with its geometry.
 async fn feature(State(state): State<AppState>, Path(kode): Path<String>) -> Result<Response, ApiError> {
-    let code: RegionCode = kode
-        .parse()
-        .map_err(|e: crate::region::MalformedCode| ApiError::InvalidParameter {
-            param: "kode".into(),
-            detail: e.to_string(),
-        })?;
-    let (summary, geometry) = db::regions::get(&state.pool, &code)
-        .await?
-        .ok_or_else(|| ApiError::RegionNotFound(code.clone()))?;
+    let code: RegionCode = kode.parse().map_err(|e: crate::region::MalformedCode| ApiError::InvalidParameter {
+        param: "kode".into(),
+        detail: e.to_string(),
+    })?;
+    let (summary, geometry) =
+        db::regions::get(&state.pool, &code).await?.ok_or_else(|| ApiError::RegionNotFound(code.clone()))?;
     let geometry = RawValue::from_string(geometry).map_err(|e| ApiError::Database(sqlx::Error::Decode(e.into())))?;
     let body = json!({
         "type": "Feature",

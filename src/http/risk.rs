@@ -18,9 +18,7 @@ use crate::region::{RegionCode, RegionLevel};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/risk", get(all))
-        .route("/api/regions/{kode}/risk", get(one))
+    Router::new().route("/api/risk", get(all)).route("/api/regions/{kode}/risk", get(one))
 }
 
 /// Longest window and history, in days.
@@ -31,47 +29,34 @@ pub(super) fn parse_days(param: &str, value: Option<&str>) -> Result<Option<u32>
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    value
-        .trim_end_matches('d')
-        .parse::<u32>()
-        .ok()
-        .filter(|d| (1..=MAX_DAYS).contains(d))
-        .map(Some)
-        .ok_or_else(|| ApiError::InvalidParameter {
+    value.trim_end_matches('d').parse::<u32>().ok().filter(|d| (1..=MAX_DAYS).contains(d)).map(Some).ok_or_else(|| {
+        ApiError::InvalidParameter {
             param: param.into(),
             detail: format!("{value:?} is not a number of days from 1 to {MAX_DAYS}"),
-        })
+        }
+    })
 }
 
 /// The window asked for: `days` (default: the model's) ending now.
 pub(super) fn window(engine: &Engine, days: Option<u32>) -> Window {
-    Window {
-        as_of: chrono::Utc::now().timestamp(),
-        days: days.unwrap_or(engine.model().window_days),
-    }
+    Window { as_of: chrono::Utc::now().timestamp(), days: days.unwrap_or(engine.model().window_days) }
 }
 
 pub(super) fn parse_level(value: Option<&str>, default: RegionLevel) -> Result<RegionLevel, ApiError> {
     match value.filter(|v| !v.is_empty()) {
         None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|e: crate::region::UnknownLevel| ApiError::InvalidParameter {
-                param: "level".into(),
-                detail: e.to_string(),
-            }),
+        Some(v) => v.parse().map_err(|e: crate::region::UnknownLevel| ApiError::InvalidParameter {
+            param: "level".into(),
+            detail: e.to_string(),
+        }),
     }
 }
 
 fn counts(stats: &crate::engine::store::RegionStats) -> Value {
-    let by_category: Map<String, Value> = Category::ALL
-        .iter()
-        .map(|c| (c.as_str().to_owned(), json!(stats.by_category[c.index()])))
-        .collect();
-    let by_status: Map<String, Value> = Status::ALL
-        .iter()
-        .map(|s| (s.as_str().to_owned(), json!(stats.by_status[s.index()])))
-        .collect();
+    let by_category: Map<String, Value> =
+        Category::ALL.iter().map(|c| (c.as_str().to_owned(), json!(stats.by_category[c.index()]))).collect();
+    let by_status: Map<String, Value> =
+        Status::ALL.iter().map(|s| (s.as_str().to_owned(), json!(stats.by_status[s.index()]))).collect();
     json!({ "total": stats.count, "kategori": by_category, "status": by_status, "keparahan_maks": stats.max_severity })
 }
 
@@ -135,21 +120,16 @@ async fn one(
     Path(kode): Path<String>,
     Query(q): Query<OneQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let code: RegionCode = kode
-        .parse()
-        .map_err(|e: crate::region::MalformedCode| ApiError::InvalidParameter {
-            param: "kode".into(),
-            detail: e.to_string(),
-        })?;
+    let code: RegionCode = kode.parse().map_err(|e: crate::region::MalformedCode| ApiError::InvalidParameter {
+        param: "kode".into(),
+        detail: e.to_string(),
+    })?;
     let days = parse_days("window", q.window.as_deref())?;
     let history_days = parse_days("history_days", q.history_days.as_deref())?.unwrap_or(90);
     let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || {
         let engine = state2.read();
-        let id = engine
-            .index()
-            .id(&code)
-            .ok_or_else(|| ApiError::RegionNotFound(code.clone()))?;
+        let id = engine.index().id(&code).ok_or_else(|| ApiError::RegionNotFound(code.clone()))?;
         let window = window(&engine, days);
         let explanation = engine.explain(id, window);
         let history = engine.history(id, history_days, window.as_of);
@@ -173,7 +153,5 @@ async fn one(
 }
 
 fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339())
-        .unwrap_or_else(|| day_string(t / DAY * DAY))
+    chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_else(|| day_string(t / DAY * DAY))
 }

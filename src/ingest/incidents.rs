@@ -46,16 +46,8 @@ pub struct NewIncident {
 
 /// Reads a CSV (`.csv`) or GeoJSON (`.geojson`, `.json`) incident file.
 pub fn read(path: &Path, now: DateTime<Utc>) -> Result<(Vec<NewIncident>, Vec<RowError>), FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Io { path: path.to_path_buf(), source })?;
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("csv") => read_csv(path, &text, now),
         Some("geojson" | "json") => read_geojson(path, &text, now),
         _ => Err(FileError::Malformed {
@@ -85,10 +77,7 @@ fn build(
     now: DateTime<Utc>,
 ) -> Result<NewIncident, String> {
     let required = |name: &str, v: Option<&str>| -> Result<String, String> {
-        v.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{name} is missing"))
+        v.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).ok_or_else(|| format!("{name} is missing"))
     };
     let occurred_at = parse_time(&required("occurred_at", fields.occurred_at)?)?;
     if occurred_at > now {
@@ -145,29 +134,17 @@ pub fn check_geometry(g: &Geometry<f64>) -> Result<(), String> {
     let coords: Vec<Coord<f64>> = match g {
         Geometry::Point(p) => vec![p.0],
         Geometry::LineString(l) => l.0.clone(),
-        Geometry::Polygon(p) => p
-            .exterior()
-            .0
-            .iter()
-            .chain(p.interiors().iter().flat_map(|r| r.0.iter()))
-            .copied()
-            .collect(),
+        Geometry::Polygon(p) => {
+            p.exterior().0.iter().chain(p.interiors().iter().flat_map(|r| r.0.iter())).copied().collect()
+        }
         _ => return Err("geometry must be a Point, LineString or Polygon".into()),
     };
     if coords.len() > MAX_VERTICES {
-        return Err(format!(
-            "{} vertices, more than the {MAX_VERTICES} allowed",
-            coords.len()
-        ));
+        return Err(format!("{} vertices, more than the {MAX_VERTICES} allowed", coords.len()));
     }
     for (i, c) in coords.iter().enumerate() {
         if !(c.x.is_finite() && c.y.is_finite() && (-180.0..=180.0).contains(&c.x) && (-90.0..=90.0).contains(&c.y)) {
-            return Err(format!(
-                "coordinate {} ({}, {}) is not a valid longitude, latitude",
-                i + 1,
-                c.x,
-                c.y
-            ));
+            return Err(format!("coordinate {} ({}, {}) is not a valid longitude, latitude", i + 1, c.x, c.y));
         }
     }
     match g {
@@ -223,10 +200,7 @@ fn first_crossing(p: &Polygon<f64>) -> Option<Coord<f64>> {
             }
             let adjacent = ra == rb && (ib == ia + 1 || (ia == 0 && ib + 1 == na));
             match line_intersection(la, lb) {
-                Some(LineIntersection::SinglePoint {
-                    intersection,
-                    is_proper,
-                }) => {
+                Some(LineIntersection::SinglePoint { intersection, is_proper }) => {
                     if is_proper || !adjacent && ra == rb {
                         return Some(intersection);
                     }
@@ -243,14 +217,8 @@ fn first_crossing(p: &Polygon<f64>) -> Option<Coord<f64>> {
 }
 
 fn read_csv(path: &Path, text: &str, now: DateTime<Utc>) -> Result<(Vec<NewIncident>, Vec<RowError>), FileError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let malformed = |reason: String| FileError::Malformed {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let malformed = |reason: String| FileError::Malformed { path: path.to_path_buf(), reason };
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| malformed(format!("no header row: {e}")))?
@@ -258,23 +226,9 @@ fn read_csv(path: &Path, text: &str, now: DateTime<Utc>) -> Result<(Vec<NewIncid
         .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
         .collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
-    let known = [
-        "lon",
-        "lat",
-        "occurred_at",
-        "category",
-        "severity",
-        "status",
-        "source",
-        "description",
-        "id",
-        "kode",
-    ];
+    let known = ["lon", "lat", "occurred_at", "category", "severity", "status", "source", "description", "id", "kode"];
     if let Some(unknown) = headers.iter().find(|h| !known.contains(&h.as_str())) {
-        return Err(malformed(format!(
-            "unknown column {unknown:?} (columns: {})",
-            known.join(", ")
-        )));
+        return Err(malformed(format!("unknown column {unknown:?} (columns: {})", known.join(", "))));
     }
     for required in ["occurred_at", "category", "severity"] {
         if col(required).is_none() {
@@ -295,12 +249,7 @@ fn read_csv(path: &Path, text: &str, now: DateTime<Utc>) -> Result<(Vec<NewIncid
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                errors.push(RowError {
-                    file: path.to_path_buf(),
-                    row: line,
-                    unit: "line",
-                    reason: e.to_string(),
-                });
+                errors.push(RowError { file: path.to_path_buf(), row: line, unit: "line", reason: e.to_string() });
                 continue;
             }
         };
@@ -329,30 +278,20 @@ fn read_csv(path: &Path, text: &str, now: DateTime<Utc>) -> Result<(Vec<NewIncid
         })();
         match outcome {
             Ok(incident) => incidents.push(incident),
-            Err(reason) => errors.push(RowError {
-                file: path.to_path_buf(),
-                row: line,
-                unit: "line",
-                reason,
-            }),
+            Err(reason) => errors.push(RowError { file: path.to_path_buf(), row: line, unit: "line", reason }),
         }
     }
     Ok((incidents, errors))
 }
 
 fn read_geojson(path: &Path, text: &str, now: DateTime<Utc>) -> Result<(Vec<NewIncident>, Vec<RowError>), FileError> {
-    let malformed = |reason: String| FileError::Malformed {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let malformed = |reason: String| FileError::Malformed { path: path.to_path_buf(), reason };
     let value: Value = serde_json::from_str(text).map_err(|e| malformed(format!("broken JSON: {e}")))?;
     if value.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
         return Err(malformed("not a GeoJSON FeatureCollection".into()));
     }
-    let features = value
-        .get("features")
-        .and_then(Value::as_array)
-        .ok_or_else(|| malformed("no features array".into()))?;
+    let features =
+        value.get("features").and_then(Value::as_array).ok_or_else(|| malformed("no features array".into()))?;
     let mut incidents = Vec::new();
     let mut errors = Vec::new();
     for (i, feature) in features.iter().enumerate() {
@@ -389,12 +328,7 @@ fn read_geojson(path: &Path, text: &str, now: DateTime<Utc>) -> Result<(Vec<NewI
         })();
         match outcome {
             Ok(incident) => incidents.push(incident),
-            Err(reason) => errors.push(RowError {
-                file: path.to_path_buf(),
-                row,
-                unit: "feature",
-                reason,
-            }),
+            Err(reason) => errors.push(RowError { file: path.to_path_buf(), row, unit: "feature", reason }),
         }
     }
     Ok((incidents, errors))
@@ -440,9 +374,7 @@ pub fn geometry_from_json(g: &Value) -> Result<Geometry<f64>, String> {
             let exterior = rings.next().ok_or("a polygon needs an exterior ring")?;
             Ok(Geometry::Polygon(Polygon::new(exterior, rings.collect())))
         }
-        other => Err(format!(
-            "geometry type {other} is not supported (Point, LineString, Polygon)"
-        )),
+        other => Err(format!("geometry type {other} is not supported (Point, LineString, Polygon)")),
     }
 }
 
@@ -467,11 +399,7 @@ mod tests {
              ,,2026-11-20T10:00:00+07:00,pemilu,2,potensi,bawaslu,x,A4\n");
         assert_eq!(ok.len(), 1);
         assert_eq!(ok[0].external_id.as_deref(), Some("A1"));
-        assert_eq!(
-            ok[0].occurred_at.to_rfc3339(),
-            "2026-11-19T17:00:00+00:00",
-            "a date is midnight WIB"
-        );
+        assert_eq!(ok[0].occurred_at.to_rfc3339(), "2026-11-19T17:00:00+00:00", "a date is midnight WIB");
         let lines: Vec<usize> = bad.iter().map(|e| e.row).collect();
         assert_eq!(lines, [3, 4, 5]);
         assert!(bad[0].reason.contains("severity"));
@@ -495,24 +423,12 @@ mod tests {
     #[test]
     fn a_bow_tie_is_a_self_intersection() {
         let p = Polygon::new(
-            LineString::from(vec![
-                (119.4, -5.1),
-                (119.5, -5.1),
-                (119.4, -5.2),
-                (119.5, -5.2),
-                (119.4, -5.1),
-            ]),
+            LineString::from(vec![(119.4, -5.1), (119.5, -5.1), (119.4, -5.2), (119.5, -5.2), (119.4, -5.1)]),
             vec![],
         );
         assert!(first_crossing(&p).is_some());
         let square = Polygon::new(
-            LineString::from(vec![
-                (119.4, -5.1),
-                (119.5, -5.1),
-                (119.5, -5.2),
-                (119.4, -5.2),
-                (119.4, -5.1),
-            ]),
+            LineString::from(vec![(119.4, -5.1), (119.5, -5.1), (119.5, -5.2), (119.4, -5.2), (119.4, -5.1)]),
             vec![],
         );
         assert!(first_crossing(&square).is_none());
@@ -529,19 +445,10 @@ mod tests {
            "properties":{"occurred_at":"2026-11-01","category":"agraria","severity":2}}
         ]}"#;
         let (ok, bad) = read_geojson(Path::new("t.geojson"), text, now()).expect("readable");
-        assert_eq!(
-            ok.len(),
-            1,
-            "{bad:?} {:?}",
-            ok.iter().map(|i| &i.geometry).collect::<Vec<_>>()
-        );
+        assert_eq!(ok.len(), 1, "{bad:?} {:?}", ok.iter().map(|i| &i.geometry).collect::<Vec<_>>());
         assert!(matches!(ok[0].geometry, Some(Geometry::LineString(_))));
         assert_eq!(bad.len(), 2);
-        assert!(
-            bad[0].reason.contains("invalid polygon"),
-            "self-intersecting bow tie: {}",
-            bad[0].reason
-        );
+        assert!(bad[0].reason.contains("invalid polygon"), "self-intersecting bow tie: {}", bad[0].reason);
         assert!(bad[1].reason.contains("at least 4"), "{}", bad[1].reason);
     }
 }

@@ -24,14 +24,7 @@ pub struct RowError {
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} {}: {}",
-            self.file.display(),
-            self.unit,
-            self.row,
-            self.reason
-        )
+        write!(f, "{}: {} {}: {}", self.file.display(), self.unit, self.row, self.reason)
     }
 }
 

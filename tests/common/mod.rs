@@ -56,27 +56,18 @@ pub struct TestDb {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn fresh_name() -> String {
-    format!(
-        "sipks_t_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
+    format!("sipks_t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
 }
 
 async fn admin() -> PgConnection {
-    PgConnection::connect(&admin_url())
-        .await
-        .expect("connect to the test server")
+    PgConnection::connect(&admin_url()).await.expect("connect to the test server")
 }
 
 /// An empty database with the migrations applied.
 pub async fn empty_db() -> TestDb {
     let name = fresh_name();
     let mut admin = admin().await;
-    sqlx::query(&format!("create database {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
+    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create database");
     let url = url_for(&name);
     let pool = db::connect(&url, 8).await.expect("connect");
     db::migrate(&pool).await.expect("migrate");
@@ -87,10 +78,7 @@ pub async fn empty_db() -> TestDb {
 /// from a template that the first caller of the test run builds.
 pub async fn imported_db() -> TestDb {
     let mut admin = admin().await;
-    sqlx::query("select pg_advisory_lock(7277)")
-        .execute(&mut admin)
-        .await
-        .expect("lock");
+    sqlx::query("select pg_advisory_lock(7277)").execute(&mut admin).await.expect("lock");
     let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
         .bind(TEMPLATE)
         .fetch_one(&mut admin)
@@ -98,19 +86,11 @@ pub async fn imported_db() -> TestDb {
         .expect("query");
     if !exists {
         let building = format!("{TEMPLATE}_building");
-        sqlx::query(&format!("drop database if exists {building}"))
-            .execute(&mut admin)
-            .await
-            .expect("drop");
-        sqlx::query(&format!("create database {building}"))
-            .execute(&mut admin)
-            .await
-            .expect("create");
+        sqlx::query(&format!("drop database if exists {building}")).execute(&mut admin).await.expect("drop");
+        sqlx::query(&format!("create database {building}")).execute(&mut admin).await.expect("create");
         let pool = db::connect(&url_for(&building), 8).await.expect("connect");
         db::migrate(&pool).await.expect("migrate");
-        boundaries::import(&pool, &[wilayah_dir()], &ImportOptions::default())
-            .await
-            .expect("import all boundaries");
+        boundaries::import(&pool, &[wilayah_dir()], &ImportOptions::default()).await.expect("import all boundaries");
         pool.close().await;
         sqlx::query(&format!("alter database {building} rename to {TEMPLATE}"))
             .execute(&mut admin)
@@ -118,14 +98,8 @@ pub async fn imported_db() -> TestDb {
             .expect("rename");
     }
     let name = fresh_name();
-    sqlx::query(&format!("create database {name} template {TEMPLATE}"))
-        .execute(&mut admin)
-        .await
-        .expect("copy");
-    sqlx::query("select pg_advisory_unlock(7277)")
-        .execute(&mut admin)
-        .await
-        .expect("unlock");
+    sqlx::query(&format!("create database {name} template {TEMPLATE}")).execute(&mut admin).await.expect("copy");
+    sqlx::query("select pg_advisory_unlock(7277)").execute(&mut admin).await.expect("unlock");
     let url = url_for(&name);
     let pool = db::connect(&url, 8).await.expect("connect");
     TestDb { name, url, pool }
@@ -136,9 +110,7 @@ impl TestDb {
     pub async fn drop(self) {
         self.pool.close().await;
         let mut admin = admin().await;
-        let _ = sqlx::query(&format!("drop database if exists {} with (force)", self.name))
-            .execute(&mut admin)
-            .await;
+        let _ = sqlx::query(&format!("drop database if exists {} with (force)", self.name)).execute(&mut admin).await;
     }
 
     /// A fingerprint of every stored region (codes, names, parents, both geometries,
