@@ -257,6 +257,20 @@ impl RegionIndex {
         }
     }
 
+    /// Assigns many points on every core: the batch form of [`Self::assign_point`],
+    /// results in input order.
+    pub fn assign_points(&self, points: &[Point<f64>]) -> Vec<Result<Assignment, AssignError>> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = points.len().div_ceil(threads).max(1024);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = points
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|p| self.assign_point(*p)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        })
+    }
+
     /// A point covered by no regency: the nearest regency within 12 nautical miles.
     fn assign_at_sea(&self, p: Point<f64>) -> Result<Assignment, AssignError> {
         let (regency, distance_m) = self.nearest_edge(0, p, |_| true).ok_or(AssignError::Empty)?;

@@ -1,0 +1,124 @@
+//! Engine benchmarks on the shared workload (1,000,000 synthetic incidents of
+//! ../shared/bench loaded into the database named by SIPKS_BENCH_DATABASE_URL; see
+//! scripts/bench-engine, which prepares it and runs this).
+//!
+//! Criterion measures each operation; the comparison with PostGIS (the spatial join
+//! GiST + ST_Covers on the same points, same database, same run), start-up time,
+//! resident memory and the p99 of incremental updates are measured alongside and
+//! printed as a summary.
+
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, Criterion};
+use geo::Point;
+use sipks::engine::store::Window;
+use sipks::engine::{Engine, WeightsKind};
+use sipks::region::RegionLevel;
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn assign_all(engine: &Engine, points: &[Point<f64>]) -> usize {
+    engine.index().assign_points(points).iter().filter(|a| a.is_ok()).count()
+}
+
+fn assign_all_one_thread(engine: &Engine, points: &[Point<f64>]) -> usize {
+    points.iter().filter(|p| engine.index().assign_point(**p).is_ok()).count()
+}
+
+fn full_recompute(engine: &Engine, now: i64) -> usize {
+    let snapshot = engine.snapshot(Window { as_of: now, days: engine.model().window_days });
+    let a = engine.hotspots(RegionLevel::KabupatenKota, &snapshot, WeightsKind::Queen, false);
+    let b = engine.hotspots(RegionLevel::Kecamatan, &snapshot, WeightsKind::Queen, false);
+    a.len() + b.len()
+}
+
+fn main() {
+    let url = std::env::var("SIPKS_BENCH_DATABASE_URL").expect("SIPKS_BENCH_DATABASE_URL: run scripts/bench-engine");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let pool = runtime.block_on(sipks::db::connect(&url, 4)).expect("connect");
+    let rss_before = rss_mb();
+    let started = Instant::now();
+    let mut engine = runtime.block_on(sipks::service::load_engine(&pool, Default::default())).expect("engine");
+    let startup = started.elapsed();
+    let rss_after = rss_mb();
+    let n = engine.incidents().len();
+    let points: Vec<Point<f64>> = engine.incidents().iter().map(|i| i.location).collect();
+    let now = chrono::Utc::now().timestamp();
+    println!("engine: {n} incidents loaded in {:.2} s; resident memory {rss_before:.0} MB -> {rss_after:.0} MB", startup.as_secs_f64());
+
+    // PostGIS spatial join on the same points, every level, same database.
+    let postgis: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            for level in RegionLevel::ALL {
+                let q = "select count(*) from incidents i join regions r on r.level = $1::region_level and st_covers(r.geom, i.geom) where i.geom is not null";
+                let c: i64 = runtime.block_on(sqlx::query_scalar(q).bind(level.as_str()).fetch_one(&pool)).expect("join");
+                black_box(c);
+            }
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let ours: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(assign_all(&engine, &points));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let one_thread: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(assign_all_one_thread(&engine, &points));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let recompute: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(full_recompute(&engine, now));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    // Incremental updates: re-file existing incidents with another severity.
+    let ids: Vec<i64> = engine.incidents().iter().map(|i| i.id).step_by((n / 10_000).max(1)).take(10_000).collect();
+    let mut latencies: Vec<f64> = Vec::with_capacity(ids.len());
+    for (k, id) in ids.iter().enumerate() {
+        let Some(mut incident) = engine.incidents().get(*id).cloned() else { continue };
+        incident.severity = sipks::incident::Severity::new(1 + (k % 5) as u8).expect("1..5");
+        let t = Instant::now();
+        engine.upsert(incident);
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+
+    let (pg, us) = (median(postgis.clone()), median(ours.clone()));
+    println!("\nSUMMARY ({} points, {} regions)", points.len(), engine.index().len());
+    println!("assign to 3 levels, PostGIS GiST + ST_Covers: runs {postgis:.2?} s, median {pg:.2} s");
+    println!("assign to 3 levels, engine (all cores):      runs {ours:.2?} s, median {us:.2} s");
+    println!("assign to 3 levels, engine (one thread):     runs {one_thread:.2?} s, median {:.2} s", median(one_thread.clone()));
+    println!("PostGIS parallel workers per gather: {}", runtime.block_on(sqlx::query_scalar::<_, String>("show max_parallel_workers_per_gather").fetch_one(&pool)).unwrap_or_default());
+    println!("speed-up (median PostGIS / median engine): {:.1}x (target >= 10x)", pg / us);
+    println!("full re-aggregation + risk + Gi* (regencies and districts, queen): runs {recompute:.3?} s, median {:.3} s (target < 1 s)", median(recompute.clone()));
+    println!("incremental update of one incident: p50 {:.4} ms, p99 {:.4} ms, max {:.4} ms over {} updates (target p99 < 1 ms)", p(0.5), p(0.99), p(1.0), latencies.len());
+    println!("engine start-up: {:.2} s (target < 10 s); resident memory after start-up {rss_after:.0} MB (target < 1024 MB)", startup.as_secs_f64());
+
+    let mut c = Criterion::default().configure_from_args().sample_size(10).measurement_time(Duration::from_secs(20));
+    c.bench_function("assign 1M points to 3 levels", |b| b.iter(|| assign_all(&engine, &points)));
+    c.bench_function("full re-aggregation with risk and Gi*", |b| b.iter(|| full_recompute(&engine, now)));
+    let mut c = Criterion::default().configure_from_args();
+    let sample = engine.incidents().iter().next().cloned().expect("an incident");
+    c.bench_function("incremental update of one incident", |b| b.iter(|| engine.upsert(black_box(sample.clone()))));
+    c.final_summary();
+}
