@@ -424,3 +424,113 @@ impl Engine {
 pub fn day_string(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use geo::{polygon, MultiPolygon, Point};
+
+    use super::regions::RegionIndex;
+    use super::store::{Incident, Window};
+    use super::*;
+    use crate::db::regions::RegionShape;
+    use crate::incident::{Category, Severity, Status};
+
+    fn shape(code: &str, level: RegionLevel, x0: f64, x1: f64) -> RegionShape {
+        RegionShape {
+            code: code.parse().expect("code"),
+            name: code.to_owned(),
+            level,
+            geometry: MultiPolygon::new(vec![polygon![(x: x0, y: 0.0), (x: x1, y: 0.0), (x: x1, y: 1.0), (x: x0, y: 1.0), (x: x0, y: 0.0)]]),
+            label_point: Point::new((x0 + x1) / 2.0, 0.5),
+        }
+    }
+
+    fn index() -> RegionIndex {
+        use RegionLevel::*;
+        RegionIndex::new(vec![
+            shape("71", Provinsi, 120.0, 122.0),
+            shape("71.01", KabupatenKota, 120.0, 121.0),
+            shape("71.01.01", Kecamatan, 120.0, 121.0),
+            shape("71.02", KabupatenKota, 121.0, 122.0),
+            shape("71.02.01", Kecamatan, 121.0, 122.0),
+        ])
+    }
+
+    const NOW: i64 = 1_795_000_000;
+
+    fn incident(index: &RegionIndex, id: i64, x: f64, days_ago: i64, severity: u8, status: Status) -> Incident {
+        let location = Point::new(x, 0.5);
+        Incident {
+            id,
+            occurred_at: NOW - days_ago * DAY,
+            category: Category::ALL[(id % 7) as usize],
+            severity: Severity::new(severity).expect("1..5"),
+            status,
+            assignment: index.assign_point(location).expect("assigned"),
+            location,
+            shape: None,
+            touched: Box::new([]),
+        }
+    }
+
+    #[test]
+    fn incremental_updates_equal_a_full_recomputation() {
+        let mut incremental = Engine::new(index(), RiskModel::default(), NOW);
+        let idx = index();
+        let mut all = Vec::new();
+        for id in 0..200 {
+            let x = 120.05 + (id as f64 * 0.37) % 1.9;
+            let status = Status::ALL[(id % 4) as usize];
+            let i = incident(&idx, id, x, id % 120, 1 + (id % 5) as u8, status);
+            incremental.upsert(i.clone());
+            all.push(i);
+        }
+        // Edit some (move to the other regency, change severity), delete others.
+        for id in (0..200).step_by(3) {
+            let mut i = all[id as usize].clone();
+            i.severity = Severity::new(5).expect("5");
+            i.location = Point::new(242.0 - i.location.x(), 0.5);
+            i.assignment = idx.assign_point(i.location).expect("assigned");
+            incremental.upsert(i.clone());
+            all[id as usize] = i;
+        }
+        for id in (1..200).step_by(7) {
+            assert!(incremental.remove(id).is_some());
+        }
+        let kept: Vec<Incident> = all.into_iter().filter(|i| (i.id - 1) % 7 != 0).collect();
+        let mut full = Engine::new(index(), RiskModel::default(), NOW);
+        full.load(kept, NOW);
+        let (a, b) = (incremental.current(), full.current());
+        for id in 0..a.stats.len() {
+            assert_eq!(a.stats[id].count, b.stats[id].count, "region {id}");
+            assert_eq!(a.stats[id].by_category, b.stats[id].by_category);
+            assert_eq!(a.stats[id].by_status, b.stats[id].by_status);
+            assert!((a.stats[id].incident_score - b.stats[id].incident_score).abs() < 1e-9);
+            assert_eq!(a.standings[id].level, b.standings[id].level);
+        }
+        assert_eq!(incremental.incidents().len(), full.incidents().len());
+    }
+
+    #[test]
+    fn explanations_sum_to_the_score_and_history_turns_green() {
+        let idx = index();
+        let mut engine = Engine::new(index(), RiskModel::default(), NOW);
+        // Ten grave clashes 20 to 29 days ago in 71.01, resolved since.
+        let incidents: Vec<Incident> = (0..10).map(|id| incident(&idx, id, 120.5, 20 + id, 5, Status::Selesai)).collect();
+        let mut fresh: Vec<Incident> = (10..20).map(|id| incident(&idx, id, 120.5, 2, 4, Status::Terjadi)).collect();
+        fresh.extend(incidents);
+        engine.load(fresh, NOW);
+        let id = engine.index().id(&"71.01".parse().expect("code")).expect("region");
+        let window = Window { as_of: NOW, days: 90 };
+        let e = engine.explain(id, window);
+        let parts: f64 = e.contributions.iter().map(|c| c.contribution).sum::<f64>()
+            + e.assessment.indicators.iter().map(|i| i.contribution).sum::<f64>();
+        assert!((parts - e.assessment.score).abs() < 1e-12);
+        assert_eq!(e.contributions.len(), 20);
+        assert!((e.assessment.score - engine.current().standings[id as usize].score).abs() < 1e-9);
+        let history = engine.history(id, 40, NOW);
+        assert_eq!(history.len(), 40);
+        assert_eq!(history[0].level, RiskLevel::Hijau, "before anything happened");
+        assert_eq!(history[39].level, engine.current().standings[id as usize].level, "today");
+    }
+}
