@@ -55,7 +55,10 @@ fn main() {
     let n = engine.incidents().len();
     let points: Vec<Point<f64>> = engine.incidents().iter().map(|i| i.location).collect();
     let now = chrono::Utc::now().timestamp();
-    println!("engine: {n} incidents loaded in {:.2} s; resident memory {rss_before:.0} MB -> {rss_after:.0} MB", startup.as_secs_f64());
+    println!(
+        "engine: {n} incidents loaded in {:.2} s; resident memory {rss_before:.0} MB -> {rss_after:.0} MB",
+        startup.as_secs_f64()
+    );
 
     // PostGIS spatial join on the same points, every level, same database.
     let postgis: Vec<f64> = (0..3)
@@ -107,12 +110,23 @@ fn main() {
     println!("\nSUMMARY ({} points, {} regions)", points.len(), engine.index().len());
     println!("assign to 3 levels, PostGIS GiST + ST_Covers: runs {postgis:.2?} s, median {pg:.2} s");
     println!("assign to 3 levels, engine (all cores):      runs {ours:.2?} s, median {us:.2} s");
-    println!("assign to 3 levels, engine (one thread):     runs {one_thread:.2?} s, median {:.2} s", median(one_thread.clone()));
-    println!("PostGIS parallel workers per gather: {}", runtime.block_on(sqlx::query_scalar::<_, String>("show max_parallel_workers_per_gather").fetch_one(&pool)).unwrap_or_default());
+    println!(
+        "assign to 3 levels, engine (one thread):     runs {one_thread:.2?} s, median {:.2} s",
+        median(one_thread.clone())
+    );
+    println!(
+        "PostGIS parallel workers per gather: {}",
+        runtime
+            .block_on(sqlx::query_scalar::<_, String>("show max_parallel_workers_per_gather").fetch_one(&pool))
+            .unwrap_or_default()
+    );
     println!("speed-up (median PostGIS / median engine): {:.1}x (target >= 10x)", pg / us);
     println!("full re-aggregation + risk + Gi* (regencies and districts, queen): runs {recompute:.3?} s, median {:.3} s (target < 1 s)", median(recompute.clone()));
     println!("incremental update of one incident: p50 {:.4} ms, p99 {:.4} ms, max {:.4} ms over {} updates (target p99 < 1 ms)", p(0.5), p(0.99), p(1.0), latencies.len());
-    println!("engine start-up: {:.2} s (target < 10 s); resident memory after start-up {rss_after:.0} MB (target < 1024 MB)", startup.as_secs_f64());
+    println!(
+        "engine start-up: {:.2} s (target < 10 s); resident memory after start-up {rss_after:.0} MB (target < 1024 MB)",
+        startup.as_secs_f64()
+    );
 
     let mut c = Criterion::default().configure_from_args().sample_size(10).measurement_time(Duration::from_secs(20));
     c.bench_function("assign 1M points to 3 levels", |b| b.iter(|| assign_all(&engine, &points)));

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The three administrative levels: province, regency/city, district.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type, Default)]
 #[sqlx(type_name = "region_level", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum RegionLevel {
@@ -20,6 +20,7 @@ pub enum RegionLevel {
     /// Regency (kabupaten) or city (kota), 514 of them.
     KabupatenKota,
     /// District (kecamatan), 7,285 of them.
+    #[default]
     Kecamatan,
 }
 

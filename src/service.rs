@@ -89,6 +89,7 @@ pub async fn import_incidents(
     }
     let mut tx = pool.begin().await?;
     let inserted = db::incidents::insert_many(&mut tx, index, &assigned).await?;
+    notify_changed(&mut tx).await?;
     tx.commit().await?;
     Ok(LoadReport {
         accepted: assigned.len(),
@@ -117,6 +118,50 @@ pub async fn import_indicators(pool: &PgPool, path: &Path) -> Result<LoadReport,
         rejected.sort_by_key(|e| e.row);
         return Err(LoadError::Rejected(rejected));
     }
-    let inserted = db::incidents::upsert_indicators(pool, &rows, &path.display().to_string()).await?;
+    let mut tx = pool.begin().await?;
+    let inserted = db::incidents::upsert_indicators(&mut tx, &rows, &path.display().to_string()).await?;
+    notify_changed(&mut tx).await?;
+    tx.commit().await?;
     Ok(LoadReport { accepted: rows.len(), inserted, ..LoadReport::default() })
+}
+
+/// The PostgreSQL channel on which bulk loads announce themselves, so that running
+/// servers reload (delivered at commit, only if the load commits).
+pub const CHANGES_CHANNEL: &str = "sipks_changes";
+
+async fn notify_changed(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_notify($1, 'bulk')").bind(CHANGES_CHANNEL).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Listens for bulk loads and rebuilds the engine when one commits: the new engine is
+/// built beside the old one, which keeps serving, and then swapped in. Reconnects by
+/// itself when the connection drops.
+pub async fn follow_bulk_loads(pool: PgPool, engine: std::sync::Arc<std::sync::RwLock<Engine>>) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for bulk loads; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for bulk loads; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            continue;
+        }
+        while listener.recv().await.is_ok() {
+            let model = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).model().clone();
+            match load_engine(&pool, model).await {
+                Ok(fresh) => {
+                    let n = fresh.incidents().len();
+                    *engine.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+                    tracing::info!(incidents = n, "engine reloaded after a bulk load");
+                }
+                Err(e) => tracing::warn!(error = %e, "engine reload failed; keeping the previous state"),
+            }
+        }
+    }
 }

@@ -191,10 +191,10 @@ async fn a_newer_version_updates_in_place_and_renests_the_parents() {
     };
     assert!(!covered("73").await && !covered("73.71").await);
     // Kota Makassar, renamed and with a new island at sea.
-    let geometry: String = sqlx::query_scalar(&format!(
+    let geometry: String = sqlx::query_scalar(
         "select st_asgeojson(st_union(geom_published, st_makeenvelope(119.10, -5.00, 119.11, -4.99, 4326)), 15)
-         from regions where code = '73.71'"
-    ))
+         from regions where code = '73.71'",
+    )
     .fetch_one(&db.pool)
     .await
     .expect("query");

@@ -141,6 +141,24 @@ async fn incidents_drive_risk_levels_explanations_and_hotspots() {
     assert_eq!(history[0]["level"], "hijau", "a month ago, before the clashes");
     assert_eq!(history[29]["level"], "merah");
 
+    // A bulk load while the server runs reaches it without a restart.
+    let more = dir.path().join("aceh.csv");
+    std::fs::write(
+        &more,
+        format!("lon,lat,occurred_at,category,severity,status\n95.32,5.55,{recent},pemilu,2,potensi\n"),
+    )
+    .expect("write");
+    assert!(sipks(&db.url, &["incidents", "import", more.to_str().expect("path")]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, risk) = server.get("/api/risk?level=provinsi").await;
+        if region(&risk, "11")["counts"]["total"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the running server did not pick up the bulk load");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     let (status, gi) = server.get("/api/hotspots?level=kabupaten_kota&weights=queen").await;
     assert_eq!(status, 200);
     assert_eq!(gi["count"], 514);

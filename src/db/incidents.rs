@@ -163,7 +163,11 @@ pub async fn load_all(pool: &PgPool, index: &RegionIndex) -> Result<Vec<Incident
 }
 
 /// Stores indicator values (replacing a value for the same region, indicator and date).
-pub async fn upsert_indicators(pool: &PgPool, rows: &[IndicatorRow], file: &str) -> Result<u64, sqlx::Error> {
+pub async fn upsert_indicators(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[IndicatorRow],
+    file: &str,
+) -> Result<u64, sqlx::Error> {
     let codes: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
     let names: Vec<&str> = rows.iter().map(|r| r.indicator.as_str()).collect();
     let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
@@ -179,7 +183,7 @@ pub async fn upsert_indicators(pool: &PgPool, rows: &[IndicatorRow], file: &str)
     .bind(&values)
     .bind(&dates)
     .bind(file)
-    .execute(pool)
+    .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())
 }

@@ -440,7 +440,9 @@ mod tests {
             code: code.parse().expect("code"),
             name: code.to_owned(),
             level,
-            geometry: MultiPolygon::new(vec![polygon![(x: x0, y: 0.0), (x: x1, y: 0.0), (x: x1, y: 1.0), (x: x0, y: 1.0), (x: x0, y: 0.0)]]),
+            geometry: MultiPolygon::new(vec![
+                polygon![(x: x0, y: 0.0), (x: x1, y: 0.0), (x: x1, y: 1.0), (x: x0, y: 1.0), (x: x0, y: 0.0)],
+            ]),
             label_point: Point::new((x0 + x1) / 2.0, 0.5),
         }
     }
@@ -516,7 +518,8 @@ mod tests {
         let idx = index();
         let mut engine = Engine::new(index(), RiskModel::default(), NOW);
         // Ten grave clashes 20 to 29 days ago in 71.01, resolved since.
-        let incidents: Vec<Incident> = (0..10).map(|id| incident(&idx, id, 120.5, 20 + id, 5, Status::Selesai)).collect();
+        let incidents: Vec<Incident> =
+            (0..10).map(|id| incident(&idx, id, 120.5, 20 + id, 5, Status::Selesai)).collect();
         let mut fresh: Vec<Incident> = (10..20).map(|id| incident(&idx, id, 120.5, 2, 4, Status::Terjadi)).collect();
         fresh.extend(incidents);
         engine.load(fresh, NOW);

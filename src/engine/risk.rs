@@ -417,12 +417,6 @@ pub struct RegionInputs<'a> {
     pub merah_children: Option<(u32, u32)>,
 }
 
-impl Default for RegionLevel {
-    fn default() -> Self {
-        RegionLevel::Kecamatan
-    }
-}
-
 /// An indicator's part of the score.
 #[derive(Debug, Clone, Serialize)]
 pub struct IndicatorPart {

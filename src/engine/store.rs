@@ -80,9 +80,9 @@ impl RegionStats {
     fn apply(&mut self, incident: &Incident, window: Window, model: &RiskModel, sign: i32) {
         let age = window.as_of - incident.occurred_at;
         let add = |n: &mut u32| *n = n.saturating_add_signed(sign);
-        if age >= 0 && age < 7 * DAY {
+        if (0..7 * DAY).contains(&age) {
             add(&mut self.this_week);
-        } else if age >= 7 * DAY && age < 35 * DAY {
+        } else if (7 * DAY..35 * DAY).contains(&age) {
             add(&mut self.previous_four_weeks);
         }
         if !window.contains(incident.occurred_at) {

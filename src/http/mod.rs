@@ -69,6 +69,7 @@ pub fn app(state: AppState) -> Router {
 /// Serves the application on `listen` until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    tokio::spawn(crate::service::follow_bulk_loads(state.pool.clone(), Arc::clone(&state.engine)));
     let refresher = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(REFRESH_EVERY);
