@@ -3,74 +3,26 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use common::imported_db;
+use common::{imported_db, Server};
 use sipks::http::{app, AppState};
-
-/// The real binary, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(database_url: &str) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let child = Command::new(env!("CARGO_BIN_EXE_sipks"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sipks serve");
-        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("sipks serve did not become healthy");
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String, Value) {
-        let response = reqwest::get(format!("{}{path}", self.base)).await.expect("request");
-        let status = StatusCode::from_u16(response.status().as_u16()).expect("status");
-        let content_type =
-            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        let body = response.json().await.expect("JSON body");
-        (status, content_type, body)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test]
 async fn the_real_server_lists_and_serves_regions() {
     let db = imported_db().await;
     let server = Server::start(&db.url).await;
 
-    let (status, _, health) = server.get("/healthz").await;
+    let (status, _, health) = server.get_full("/healthz").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["database"], "ok");
 
     for (level, expected) in [("provinsi", 38), ("kabupaten_kota", 514), ("kecamatan", 7285)] {
-        let (status, _, body) = server.get(&format!("/api/regions?level={level}")).await;
+        let (status, _, body) = server.get_full(&format!("/api/regions?level={level}")).await;
         assert_eq!(status, StatusCode::OK);
         let regions = body["regions"].as_array().expect("regions");
         assert_eq!(regions.len(), expected, "{level}");
@@ -78,7 +30,7 @@ async fn the_real_server_lists_and_serves_regions() {
         assert!(regions.iter().all(|r| r["level"] == level));
     }
 
-    let (_, _, sulsel) = server.get("/api/regions?parent=73").await;
+    let (_, _, sulsel) = server.get_full("/api/regions?parent=73").await;
     let regencies = sulsel["regions"].as_array().expect("regions");
     assert_eq!(regencies.len(), 24, "Sulawesi Selatan has 24 regencies and cities");
     let makassar = regencies.iter().find(|r| r["kode"] == "73.71").expect("Kota Makassar listed");
@@ -89,14 +41,14 @@ async fn the_real_server_lists_and_serves_regions() {
     assert!(w < x && x < e && s < y && y < n, "label point inside the bbox");
     assert!((119.0..120.0).contains(&x) && (-5.5..-4.5).contains(&y), "Makassar is at 119.4 E, 5.1 S");
 
-    let (_, _, districts) = server.get("/api/regions?parent=73&level=kecamatan").await;
+    let (_, _, districts) = server.get_full("/api/regions?parent=73&level=kecamatan").await;
     assert!(districts["regions"]
         .as_array()
         .expect("regions")
         .iter()
         .all(|r| r["kode"].as_str().is_some_and(|k| k.starts_with("73."))));
 
-    let (status, content_type, feature) = server.get("/api/regions/73.71").await;
+    let (status, content_type, feature) = server.get_full("/api/regions/73.71").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "application/geo+json");
     assert_eq!(feature["type"], "Feature");
@@ -105,7 +57,7 @@ async fn the_real_server_lists_and_serves_regions() {
     let first = &feature["geometry"]["coordinates"][0][0][0];
     assert!(first[0].as_f64().is_some_and(|lon| lon > 119.0), "GeoJSON order: longitude first");
 
-    let (status, content_type, problem) = server.get("/api/regions/99.99").await;
+    let (status, content_type, problem) = server.get_full("/api/regions/99.99").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(content_type, "application/problem+json");
     assert_eq!(problem["status"], 404);
@@ -115,12 +67,12 @@ async fn the_real_server_lists_and_serves_regions() {
     for bad in
         ["/api/regions?level=kabupaten", "/api/regions?parent=7", "/api/regions?lvl=provinsi", "/api/regions/73-71"]
     {
-        let (status, content_type, problem) = server.get(bad).await;
+        let (status, content_type, problem) = server.get_full(bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(content_type, "application/problem+json", "{bad}");
         assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()), "{bad}");
     }
-    let (status, _, _) = server.get("/api/regions?parent=99").await;
+    let (status, _, _) = server.get_full("/api/regions?parent=99").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "unknown parent");
 
     drop(server);

@@ -3,14 +3,13 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
 
-use common::imported_db;
+use common::{imported_db, Server};
 
 fn sipks(database_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sipks"))
@@ -19,42 +18,6 @@ fn sipks(database_url: &str, args: &[&str]) -> Output {
         .env("DATABASE_URL", database_url)
         .output()
         .expect("run sipks")
-}
-
-struct Server(Child, String);
-
-impl Server {
-    async fn start(database_url: &str) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-        let child = Command::new(env!("CARGO_BIN_EXE_sipks"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve");
-        let server = Server(child, format!("http://127.0.0.1:{port}"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", server.1)).await.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("server did not start");
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = reqwest::get(format!("{}{path}", self.1)).await.expect("request");
-        (r.status().as_u16(), r.json().await.expect("json"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn region<'a>(body: &'a Value, kode: &str) -> &'a Value {

@@ -130,3 +130,56 @@ impl TestDb {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect(sql)
     }
 }
+
+/// The real `sipks serve` binary on a free port, killed when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts the server on `database_url` and waits until /healthz answers.
+    pub async fn start(database_url: &str) -> Server {
+        use std::time::{Duration, Instant};
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_sipks"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", database_url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sipks serve");
+        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if reqwest::get(format!("{}/healthz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("sipks serve did not become healthy");
+    }
+
+    /// GET `path`: status, content type and JSON body.
+    pub async fn get_full(&self, path: &str) -> (u16, String, serde_json::Value) {
+        let response = reqwest::get(format!("{}{path}", self.base)).await.expect("request");
+        let status = response.status().as_u16();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        (status, content_type, response.json().await.expect("JSON body"))
+    }
+
+    /// GET `path`: status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, _, body) = self.get_full(path).await;
+        (status, body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
