@@ -507,6 +507,13 @@ mod tests {
             assert_eq!(a.stats[id].count, b.stats[id].count, "region {id}");
             assert_eq!(a.stats[id].by_category, b.stats[id].by_category);
             assert_eq!(a.stats[id].by_status, b.stats[id].by_status);
+            assert_eq!(a.stats[id].by_severity, b.stats[id].by_severity);
+            assert_eq!(a.stats[id].max_severity(), b.stats[id].max_severity());
+            assert_eq!(
+                (a.stats[id].this_week, a.stats[id].previous_four_weeks),
+                (b.stats[id].this_week, b.stats[id].previous_four_weeks)
+            );
+            assert_eq!(a.stats[id].recent_severe, b.stats[id].recent_severe);
             assert!((a.stats[id].incident_score - b.stats[id].incident_score).abs() < 1e-9);
             assert_eq!(a.standings[id].level, b.standings[id].level);
         }

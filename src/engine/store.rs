@@ -71,8 +71,8 @@ pub struct RegionStats {
     pub this_week: u32,
     /// Incidents in the 28 days before those.
     pub previous_four_weeks: u32,
-    /// Highest severity in the window (0 when none).
-    pub max_severity: u8,
+    /// Incidents per severity 1-5 (kept as counts so that removals stay exact).
+    pub by_severity: [u32; 5],
 }
 
 impl RegionStats {
@@ -100,9 +100,12 @@ impl RegionStats {
         {
             add(&mut self.recent_severe);
         }
-        if sign > 0 {
-            self.max_severity = self.max_severity.max(incident.severity.get());
-        }
+        add(&mut self.by_severity[usize::from(incident.severity.get()) - 1]);
+    }
+
+    /// Highest severity in the window (0 when none).
+    pub fn max_severity(&self) -> u8 {
+        self.by_severity.iter().rposition(|&n| n > 0).map_or(0, |i| i as u8 + 1)
     }
 }
 

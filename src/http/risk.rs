@@ -57,7 +57,7 @@ fn counts(stats: &crate::engine::store::RegionStats) -> Value {
         Category::ALL.iter().map(|c| (c.as_str().to_owned(), json!(stats.by_category[c.index()]))).collect();
     let by_status: Map<String, Value> =
         Status::ALL.iter().map(|s| (s.as_str().to_owned(), json!(stats.by_status[s.index()]))).collect();
-    json!({ "total": stats.count, "kategori": by_category, "status": by_status, "keparahan_maks": stats.max_severity })
+    json!({ "total": stats.count, "kategori": by_category, "status": by_status, "keparahan_maks": stats.max_severity() })
 }
 
 #[derive(Debug, Deserialize)]
