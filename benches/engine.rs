@@ -136,6 +136,18 @@ fn main() {
         startup.as_secs_f64()
     );
 
+    // The acceptance targets of issue 3: a missed one fails the benchmark run.
+    let missed: Vec<&str> = [
+        (pg / us < 10.0, "assignment at least 10x faster than PostGIS"),
+        (median(recompute.clone()) >= 1.0, "full re-aggregation under 1 s"),
+        (p(0.99) >= 1.0, "incremental update p99 under 1 ms"),
+        (startup.as_secs_f64() >= 10.0, "start-up under 10 s"),
+        (rss_after >= 1024.0, "resident memory under 1 GB"),
+    ]
+    .into_iter()
+    .filter_map(|(missed, what)| missed.then_some(what))
+    .collect();
+
     let mut c = Criterion::default().configure_from_args().sample_size(10).measurement_time(Duration::from_secs(20));
     c.bench_function("assign 1M points to 3 levels", |b| b.iter(|| assign_all(&engine, &points)));
     c.bench_function("full re-aggregation with risk and Gi*", |b| b.iter(|| full_recompute(&engine, now)));
@@ -143,4 +155,9 @@ fn main() {
     let sample = engine.incidents().iter().next().cloned().expect("an incident");
     c.bench_function("incremental update of one incident", |b| b.iter(|| engine.upsert(black_box(sample.clone()))));
     c.final_summary();
+    if !missed.is_empty() {
+        eprintln!("TARGETS MISSED: {}", missed.join("; "));
+        std::process::exit(1);
+    }
+    println!("all targets met");
 }

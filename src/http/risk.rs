@@ -72,6 +72,13 @@ struct AllQuery {
 async fn all(State(state): State<AppState>, Query(q): Query<AllQuery>) -> Result<Json<Value>, ApiError> {
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
+    // Another window means a pass over every incident: off the async threads.
+    tokio::task::spawn_blocking(move || risk_of_level(&state, level, days))
+        .await
+        .map_err(|_| ApiError::Internal("risk task failed".into()))?
+}
+
+fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Result<Json<Value>, ApiError> {
     let engine = state.read();
     let window = window(&engine, days);
     let fresh;
@@ -126,9 +133,8 @@ async fn one(
     })?;
     let days = parse_days("window", q.window.as_deref())?;
     let history_days = parse_days("history_days", q.history_days.as_deref())?.unwrap_or(90);
-    let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || {
-        let engine = state2.read();
+        let engine = state.read();
         let id = engine.index().id(&code).ok_or_else(|| ApiError::RegionNotFound(code.clone()))?;
         let window = window(&engine, days);
         let explanation = engine.explain(id, window);
@@ -148,7 +154,6 @@ async fn one(
     })
     .await
     .map_err(|_| ApiError::Internal("risk explanation task failed".into()))??;
-    let _ = state;
     Ok(Json(body))
 }
 
