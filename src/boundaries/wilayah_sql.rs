@@ -202,7 +202,6 @@ pub(super) fn read(
 ) -> Result<(), ImportError> {
     let mut lexer = Lexer::new(text);
     let mut record = 0;
-    let mut record_line = 1;
     let malformed = |record: usize, line: usize, reason: String| ImportError::Malformed {
         origin: RecordOrigin { file: file.to_path_buf(), record: record.max(1), line: Some(line) },
         reason,
@@ -226,7 +225,7 @@ pub(super) fn read(
         loop {
             lexer.skip_trivia().map_err(|e| malformed(record + 1, lexer.line, e))?;
             record += 1;
-            record_line = lexer.line;
+            let record_line = lexer.line;
             let values = tuple(&mut lexer, &columns).map_err(|e| malformed(record, record_line, e))?;
             let origin = RecordOrigin { file: file.to_path_buf(), record, line: Some(record_line) };
             match to_region(&values, &columns, origin) {
@@ -249,7 +248,6 @@ pub(super) fn read(
             }
         }
     }
-    let _ = record_line;
     Ok(())
 }
 

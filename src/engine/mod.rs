@@ -209,7 +209,6 @@ impl Engine {
         &self,
         id: RegionId,
         stats: &RegionStats,
-        window: Window,
         indicators: &'a [(String, f64)],
         snapshot: &Snapshot,
     ) -> RegionInputs<'a> {
@@ -219,7 +218,6 @@ impl Engine {
                 region.children.iter().filter(|&&c| snapshot.standings[c as usize].level == RiskLevel::Merah).count();
             (merah as u32, region.children.len() as u32)
         });
-        let _ = window;
         RegionInputs {
             level: region.level,
             incident_score: stats.incident_score,
@@ -234,7 +232,7 @@ impl Engine {
     fn standing(&self, id: RegionId, snapshot: &Snapshot) -> Standing {
         let indicators = self.latest_indicators(id, snapshot.window.as_of);
         let stats = snapshot.stats[id as usize];
-        let a = self.model.assess(&self.inputs(id, &stats, snapshot.window, &indicators, snapshot));
+        let a = self.model.assess(&self.inputs(id, &stats, &indicators, snapshot));
         Standing { level: a.level, score: a.score }
     }
 
@@ -322,7 +320,7 @@ impl Engine {
         } else {
             std::borrow::Cow::Owned(self.children_snapshot(id, window))
         };
-        let assessment = self.model.assess(&self.inputs(id, &exact, window, &indicators, &snapshot));
+        let assessment = self.model.assess(&self.inputs(id, &exact, &indicators, &snapshot));
         Explanation { assessment, contributions, stats }
     }
 
