@@ -24,6 +24,17 @@ fn rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Seconds taken by each of `n` runs of `f`.
+fn runs(n: usize, mut f: impl FnMut()) -> Vec<f64> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -69,38 +80,22 @@ fn main() {
     );
 
     // PostGIS spatial join on the same points, every level, same database.
-    let postgis: Vec<f64> = (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            for level in RegionLevel::ALL {
-                let q = "select count(*) from bench_points p join regions r on r.level = $1::region_level and st_covers(r.geom, p.geom)";
-                let c: i64 = runtime.block_on(sqlx::query_scalar(q).bind(level.as_str()).fetch_one(&pool)).expect("join");
-                black_box(c);
-            }
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    let ours: Vec<f64> = (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            black_box(assign_all(&engine, &points));
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    let one_thread: Vec<f64> = (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            black_box(assign_all_one_thread(&engine, &points));
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    let recompute: Vec<f64> = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            black_box(full_recompute(&engine, now));
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
+    let postgis = runs(3, || {
+        for level in RegionLevel::ALL {
+            let q = "select count(*) from bench_points p join regions r on r.level = $1::region_level and st_covers(r.geom, p.geom)";
+            let c: i64 = runtime.block_on(sqlx::query_scalar(q).bind(level.as_str()).fetch_one(&pool)).expect("join");
+            black_box(c);
+        }
+    });
+    let ours = runs(3, || {
+        black_box(assign_all(&engine, &points));
+    });
+    let one_thread = runs(3, || {
+        black_box(assign_all_one_thread(&engine, &points));
+    });
+    let recompute = runs(5, || {
+        black_box(full_recompute(&engine, now));
+    });
     // Incremental updates: re-file existing incidents with another severity.
     let ids: Vec<i64> = engine.incidents().iter().map(|i| i.id).step_by((n / 10_000).max(1)).take(10_000).collect();
     let mut latencies: Vec<f64> = Vec::with_capacity(ids.len());

@@ -25,8 +25,7 @@ pub async fn load_engine(pool: &PgPool, model: RiskModel) -> Result<Engine, sqlx
     let indicators = db::incidents::load_indicators(pool, &index).await?;
     let now = Utc::now().timestamp();
     let mut engine = Engine::new(index, model, now);
-    engine.load(incidents, now);
-    engine.set_indicators(indicators, now);
+    engine.load_with_indicators(incidents, indicators, now);
     Ok(engine)
 }
 

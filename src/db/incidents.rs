@@ -207,7 +207,7 @@ pub async fn load_indicators(
     Ok(out)
 }
 
-/// Whether every code names a stored region.
+/// The codes among `codes` that name no stored region.
 pub async fn unknown_regions(pool: &PgPool, codes: &[&str]) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("select c from unnest($1::text[]) as c where not exists (select 1 from regions where code = c)")
         .bind(codes)

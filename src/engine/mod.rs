@@ -166,10 +166,21 @@ impl Engine {
         self.refresh(now);
     }
 
-    /// Replaces the indicator values.
+    /// Replaces the indicator values, then recomputes everything once.
     pub fn set_indicators(&mut self, values: HashMap<RegionId, Vec<IndicatorValue>>, now: i64) {
         self.indicators = values;
         self.refresh(now);
+    }
+
+    /// Loads incidents and indicators together with a single recomputation (start-up).
+    pub fn load_with_indicators(
+        &mut self,
+        incidents: impl IntoIterator<Item = Incident>,
+        indicators: HashMap<RegionId, Vec<IndicatorValue>>,
+        now: i64,
+    ) {
+        self.indicators = indicators;
+        self.load(incidents, now);
     }
 
     /// Full recomputation of the default window ending at `now`.

@@ -375,15 +375,6 @@ impl Part {
     }
 }
 
-/// A polygon or line with fewer than the minimum positions has no measurable part.
-pub fn is_degenerate(geometry: &Geometry<f64>) -> bool {
-    match geometry {
-        Geometry::LineString(l) => l.0.len() < 2,
-        Geometry::Polygon(p) => p.exterior().0.len() < 4,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,6 @@ use serde::Serialize;
 use super::regions::{level_slot, Assignment, RegionId, RegionIndex};
 use super::risk::{RiskModel, DAY};
 use crate::incident::{Category, Severity, Status};
-use crate::region::RegionLevel;
 
 /// An incident as the engine keeps it.
 #[derive(Debug, Clone)]
@@ -218,13 +217,4 @@ pub fn region_only_assignment(index: &RegionIndex, region: RegionId) -> Assignme
         current = r.parent;
     }
     assignment
-}
-
-/// Level of a slot, the inverse of [`level_slot`].
-pub fn slot_level(slot: usize) -> RegionLevel {
-    match slot {
-        0 => RegionLevel::Kecamatan,
-        1 => RegionLevel::KabupatenKota,
-        _ => RegionLevel::Provinsi,
-    }
 }
