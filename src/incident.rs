@@ -94,6 +94,18 @@ impl Status {
     }
 }
 
+impl Category {
+    /// The most frequent category given counts per category (indexed by
+    /// [`Category::index`]); ties go to the earlier category.
+    pub fn dominant(counts: &[u32; 7]) -> Category {
+        Category::ALL
+            .iter()
+            .copied()
+            .max_by_key(|c| (counts[c.index()], std::cmp::Reverse(c.index())))
+            .unwrap_or(Category::Lainnya)
+    }
+}
+
 /// Severity from 1 (minor) to 5 (grave); cannot be out of range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(into = "u8")]

@@ -17,3 +17,4 @@ pub mod incident;
 pub mod ingest;
 pub mod region;
 pub mod service;
+pub mod tiles;

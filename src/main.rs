@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use sipks::boundaries::{self, ImportError, ImportOptions, PropertyNames};
 use sipks::engine::risk::RiskModel;
 use sipks::i18n::Lang;
+use sipks::tiles::TileConfig;
 use sipks::{db, http, service};
 
 #[derive(Parser)]
@@ -35,6 +36,14 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "SIPKS_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Size bound of the in-memory tile cache, in MB (0 turns it off).
+        #[arg(long, env = "SIPKS_TILE_CACHE_MB", default_value_t = 256)]
+        tile_cache_mb: usize,
+        /// Zoom from which incidents are drawn one by one in tiles (below it they are
+        /// clustered).
+        #[arg(long, env = "SIPKS_TILE_CLUSTER_ZOOM", default_value_t = 12,
+              value_parser = clap::value_parser!(u8).range(0..=15))]
+        tile_cluster_zoom: u8,
     },
     /// Apply the database migrations that have not been applied yet.
     Migrate,
@@ -130,7 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             eprintln!("{}", cli.lang.pick("Migrasi basis data sudah diterapkan.", "Database migrations applied."));
         }
-        Command::Serve { listen } => {
+        Command::Serve { listen, tile_cache_mb, tile_cluster_zoom } => {
             let model = match &cli.risk_model {
                 Some(path) => RiskModel::from_file(path)?,
                 None => RiskModel::default(),
@@ -143,7 +152,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 seconds = started.elapsed().as_secs_f64(),
                 "engine ready"
             );
-            http::serve(http::AppState::new(pool, engine), listen).await.context("server failed")?;
+            let tiles = TileConfig { cache_bytes: tile_cache_mb << 20, cluster_zoom: tile_cluster_zoom };
+            http::serve(http::AppState::with_tiles(pool, engine, tiles), listen).await.context("server failed")?;
         }
         Command::Boundaries(BoundariesCommand::Import(args)) => import(&pool, args, cli.lang).await?,
         Command::Incidents(LoadCommand::Import { file, partial }) => {

@@ -93,6 +93,12 @@ impl RegionCode {
         }
     }
 
+    /// The code's digits as a number (73.71 -> 7371, 73.71.01 -> 737101): the stable
+    /// integer feature id of tiles and exports, as `regions.feature_id` stores it.
+    pub fn feature_id(&self) -> u64 {
+        self.0.bytes().filter(u8::is_ascii_digit).fold(0, |n, d| n * 10 + u64::from(d - b'0'))
+    }
+
     /// The code of the parent region, or `None` for a province.
     pub fn parent(&self) -> Option<RegionCode> {
         self.0.rfind('.').map(|dot| RegionCode(self.0[..dot].to_owned()))

@@ -2,6 +2,7 @@
 //! loads of incident and indicator files.
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 use sqlx::PgPool;
@@ -12,6 +13,7 @@ use crate::engine::risk::RiskModel;
 use crate::engine::store::region_only_assignment;
 use crate::engine::Engine;
 use crate::ingest::{self, FileError, RowError};
+use crate::tiles::{IncidentChange, Tiles};
 
 /// Builds the region index from the stored boundaries.
 pub async fn build_index(pool: &PgPool) -> Result<RegionIndex, sqlx::Error> {
@@ -133,10 +135,12 @@ async fn notify_changed(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Resul
     Ok(())
 }
 
-/// Listens for bulk loads and rebuilds the engine when one commits: the new engine is
-/// built beside the old one, which keeps serving, and then swapped in. Reconnects by
-/// itself when the connection drops.
-pub async fn follow_bulk_loads(pool: PgPool, engine: std::sync::Arc<std::sync::RwLock<Engine>>) {
+/// Listens for bulk loads and reloads the engine's incidents and indicators when one
+/// commits (the regions stay: a boundary import needs a restart). The new incidents are
+/// read beside the running engine, which keeps serving, and then swapped in; the tiles
+/// they change are dropped from the cache. Reconnects by itself when the connection
+/// drops.
+pub async fn follow_bulk_loads(pool: PgPool, engine: Arc<RwLock<Engine>>, tiles: Arc<Tiles>) {
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
@@ -152,15 +156,40 @@ pub async fn follow_bulk_loads(pool: PgPool, engine: std::sync::Arc<std::sync::R
             continue;
         }
         while listener.recv().await.is_ok() {
-            let model = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).model().clone();
-            match load_engine(&pool, model).await {
-                Ok(fresh) => {
-                    let n = fresh.incidents().len();
-                    *engine.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
-                    tracing::info!(incidents = n, "engine reloaded after a bulk load");
+            let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
+            let loaded = async {
+                let incidents = db::incidents::load_all(&pool, &index).await?;
+                let indicators = db::incidents::load_indicators(&pool, &index).await?;
+                Ok::<_, sqlx::Error>((incidents, indicators))
+            };
+            match loaded.await {
+                Ok((incidents, indicators)) => {
+                    let tiles = Arc::clone(&tiles);
+                    let swapped = tokio::task::spawn_blocking(move || {
+                        tiles.change(|engine| {
+                            let change = IncidentChange::between(engine.incidents(), &incidents);
+                            let n = incidents.len();
+                            engine.replace_all(incidents, indicators, Utc::now().timestamp());
+                            (n, change)
+                        })
+                    })
+                    .await;
+                    if let Ok(n) = swapped {
+                        tracing::info!(incidents = n, "engine reloaded after a bulk load");
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "engine reload failed; keeping the previous state"),
             }
         }
     }
+}
+
+/// Recomputes the default window as time passes (decay, and incidents entering and
+/// leaving the window), dropping the tiles that change.
+pub fn refresh(tiles: &Arc<Tiles>) {
+    tiles.change(|engine| {
+        let before = engine.current().window;
+        engine.refresh(Utc::now().timestamp());
+        ((), IncidentChange::window_moved(engine.incidents(), before, engine.current().window))
+    });
 }

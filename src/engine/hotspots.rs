@@ -250,7 +250,7 @@ pub struct GiStar {
 
 impl GiStar {
     /// The result of a region with no evidence either way.
-    const NOT_SIGNIFICANT: GiStar = GiStar { z: 0.0, p: 1.0, bin: 0 };
+    pub const NOT_SIGNIFICANT: GiStar = GiStar { z: 0.0, p: 1.0, bin: 0 };
 
     fn from_z(z: f64) -> GiStar {
         let p = erfc(z.abs() / std::f64::consts::SQRT_2);

@@ -54,7 +54,7 @@ pub struct IndicatorValue {
 
 /// The engine.
 pub struct Engine {
-    index: RegionIndex,
+    index: Arc<RegionIndex>,
     model: RiskModel,
     store: Store,
     indicators: HashMap<RegionId, Vec<IndicatorValue>>,
@@ -128,7 +128,7 @@ impl Engine {
         let n = index.len();
         let mut engine = Engine {
             store: Store::new(n),
-            index,
+            index: Arc::new(index),
             model,
             indicators: HashMap::new(),
             current: Snapshot { window, stats: Vec::new(), standings: Vec::new() },
@@ -141,6 +141,11 @@ impl Engine {
     /// The regions.
     pub fn index(&self) -> &RegionIndex {
         &self.index
+    }
+
+    /// The region index, shared (for work outside the engine's lock).
+    pub fn shared_index(&self) -> Arc<RegionIndex> {
+        Arc::clone(&self.index)
     }
 
     /// The risk model.
@@ -181,6 +186,18 @@ impl Engine {
     ) {
         self.indicators = indicators;
         self.load(incidents, now);
+    }
+
+    /// Replaces every incident and indicator value (a reload after a bulk load), with
+    /// a single recomputation.
+    pub fn replace_all(
+        &mut self,
+        incidents: impl IntoIterator<Item = Incident>,
+        indicators: HashMap<RegionId, Vec<IndicatorValue>>,
+        now: i64,
+    ) {
+        self.store = Store::new(self.index.len());
+        self.load_with_indicators(incidents, indicators, now);
     }
 
     /// Full recomputation of the default window ending at `now`.

@@ -342,8 +342,9 @@ impl RegionIndex {
         Ok((assignment, touched))
     }
 
-    /// Regions of `level` whose bounding box meets `bbox`, in code order.
-    fn candidates(&self, level: RegionLevel, bbox: Rect<f64>) -> Vec<RegionId> {
+    /// Regions of `level` whose bounding box meets `bbox` (longitude, latitude), in
+    /// code order: candidates for an exact test.
+    pub fn candidates(&self, level: RegionLevel, bbox: Rect<f64>) -> Vec<RegionId> {
         let envelope = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
         let mut ids: Vec<RegionId> =
             self.boxes[level_slot(level)].locate_in_envelope_intersecting(&envelope).map(|e| e.data).collect();

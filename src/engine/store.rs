@@ -115,6 +115,8 @@ pub struct Store {
     free: Vec<u32>,
     by_id: HashMap<i64, u32>,
     by_region: Vec<Vec<u32>>,
+    /// Slots of the incidents drawn as lines or polygons (few): tiles draw them whole.
+    shaped: Vec<u32>,
 }
 
 impl Store {
@@ -148,6 +150,11 @@ impl Store {
         self.by_region[region as usize].iter().filter_map(|&slot| self.slots[slot as usize].as_ref())
     }
 
+    /// The incidents with a line or polygon.
+    pub fn shaped(&self) -> impl Iterator<Item = &Incident> {
+        self.shaped.iter().filter_map(|&slot| self.slots[slot as usize].as_ref())
+    }
+
     /// Inserts or replaces an incident; returns the one it replaced.
     pub fn upsert(&mut self, incident: Incident) -> Option<Incident> {
         let old = self.remove(incident.id);
@@ -160,6 +167,9 @@ impl Store {
         };
         for region in incident.assignment.regions.iter().flatten() {
             self.by_region[*region as usize].push(slot);
+        }
+        if incident.shape.is_some() {
+            self.shaped.push(slot);
         }
         self.by_id.insert(incident.id, slot);
         self.slots[slot as usize] = Some(incident);
@@ -175,6 +185,9 @@ impl Store {
             if let Some(i) = list.iter().rposition(|&s| s == slot) {
                 list.swap_remove(i);
             }
+        }
+        if incident.shape.is_some() {
+            self.shaped.retain(|&s| s != slot);
         }
         self.free.push(slot);
         Some(incident)

@@ -33,6 +33,9 @@ pub enum ApiError {
         /// What is wrong with it (English; shown in both languages).
         detail: String,
     },
+    /// No tile source has this name.
+    #[error("tile source {0} not found")]
+    UnknownTileSource(String),
     /// No route matches.
     #[error("no such resource")]
     NoRoute,
@@ -81,6 +84,20 @@ impl ApiError {
                     (
                         format!("Parameter {param} tidak valid: {detail}"),
                         format!("Parameter {param} is invalid: {detail}"),
+                    ),
+                )
+            }
+            ApiError::UnknownTileSource(name) => {
+                extra.insert("source".into(), json!(name));
+                let names: Vec<&str> = crate::tiles::Source::ALL.iter().map(|s| s.name()).collect();
+                let names = names.join(", ");
+                (
+                    StatusCode::NOT_FOUND,
+                    "tile-source-not-found",
+                    ("Sumber tile tidak ditemukan", "Tile source not found"),
+                    (
+                        format!("Tidak ada sumber tile {name:?}; yang ada: {names}."),
+                        format!("There is no tile source {name:?}; the sources are: {names}."),
                     ),
                 )
             }

@@ -126,15 +126,11 @@ async fn clusters(State(state): State<AppState>, Query(q): Query<ClusterQuery>) 
             .into_iter()
             .enumerate()
             .map(|(i, (cluster, members))| {
-                let mut per_category = [0usize; 7];
+                let mut per_category = [0u32; 7];
                 for m in &members {
                     per_category[m.category.index()] += 1;
                 }
-                let dominant = Category::ALL
-                    .iter()
-                    .copied()
-                    .max_by_key(|c| (per_category[c.index()], std::cmp::Reverse(c.index())))
-                    .unwrap_or(Category::Lainnya);
+                let dominant = Category::dominant(&per_category);
                 let max_severity = members.iter().map(|m| m.severity.get()).max().unwrap_or(0);
                 json!({
                     "type": "Feature",

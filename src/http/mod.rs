@@ -7,6 +7,7 @@ mod health;
 mod hotspots;
 mod regions;
 mod risk;
+mod tiles;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -16,6 +17,7 @@ use axum::Router;
 use sqlx::PgPool;
 
 use crate::engine::Engine;
+use crate::tiles::{TileConfig, Tiles};
 use tower_http::trace::TraceLayer;
 
 pub use self::error::{ApiError, PROBLEM_JSON};
@@ -28,6 +30,8 @@ pub struct AppState {
     /// The in-memory engine. Handlers hold the lock only while computing, never across
     /// an await.
     pub engine: Arc<RwLock<Engine>>,
+    /// Vector tiles rendered from the engine, and their cache.
+    pub tiles: Arc<Tiles>,
 }
 
 /// How often the default window is recomputed in full, so that decay and the window
@@ -35,9 +39,15 @@ pub struct AppState {
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
 
 impl AppState {
-    /// State over a pool and an engine.
+    /// State over a pool and an engine, with the default tile settings.
     pub fn new(pool: PgPool, engine: Engine) -> AppState {
-        AppState { pool, engine: Arc::new(RwLock::new(engine)) }
+        AppState::with_tiles(pool, engine, TileConfig::default())
+    }
+
+    /// State over a pool and an engine, with these tile settings.
+    pub fn with_tiles(pool: PgPool, engine: Engine, tiles: TileConfig) -> AppState {
+        let engine = Arc::new(RwLock::new(engine));
+        AppState { pool, tiles: Tiles::new(Arc::clone(&engine), tiles), engine }
     }
 
     /// Read access to the engine. A panic while writing cannot leave it half-updated in
@@ -60,6 +70,7 @@ pub fn app(state: AppState) -> Router {
         .merge(regions::router())
         .merge(risk::router())
         .merge(hotspots::router())
+        .merge(tiles::router())
         .fallback(|| async { ApiError::NoRoute })
         .with_state(state)
         .layer(axum::middleware::from_fn(error::render_problems))
@@ -69,16 +80,22 @@ pub fn app(state: AppState) -> Router {
 /// Serves the application on `listen` until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tokio::spawn(crate::service::follow_bulk_loads(state.pool.clone(), Arc::clone(&state.engine)));
-    let refresher = state.clone();
+    tokio::spawn(crate::service::follow_bulk_loads(
+        state.pool.clone(),
+        Arc::clone(&state.engine),
+        Arc::clone(&state.tiles),
+    ));
+    let tiles = Arc::clone(&state.tiles);
+    tokio::task::spawn_blocking(move || tiles.warm_up());
+    let tiles = Arc::clone(&state.tiles);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(REFRESH_EVERY);
+        tick.tick().await;
         loop {
             tick.tick().await;
-            let now = chrono::Utc::now().timestamp();
-            let engine = refresher.clone();
+            let tiles = Arc::clone(&tiles);
             // Off the async threads: a full pass over a million incidents takes a while.
-            let _ = tokio::task::spawn_blocking(move || engine.write().refresh(now)).await;
+            let _ = tokio::task::spawn_blocking(move || crate::service::refresh(&tiles)).await;
         }
     });
     tracing::info!(address = %listener.local_addr()?, "serving");

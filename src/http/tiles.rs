@@ -1,0 +1,245 @@
+//! `/tiles`: vector tiles of every source, their TileJSON, and the list of sources.
+//! Tiles carry a strong ETag (a hash of their content) and are revalidated by clients
+//! (`Cache-Control: no-cache`), since risk changes as incidents arrive.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::extract::Query;
+use super::risk::parse_days;
+use super::AppState;
+use crate::tiles::{Source, TileCoord};
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tiles", get(list))
+        .route("/tiles/{source}", get(tilejson))
+        .route("/tiles/{source}/{z}/{x}/{y}", get(tile))
+}
+
+/// Media type of Mapbox Vector Tiles.
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+
+/// Indonesia's extent (longitude, latitude) for TileJSON `bounds`.
+const BOUNDS: [f64; 4] = [94.9, -11.1, 141.1, 6.1];
+
+/// Attribution of the boundary data, shown wherever the map is.
+pub const ATTRIBUTION: &str = "Batas wilayah / boundaries: cahyadsn/wilayah_boundaries (MIT licence); \
+     kode wilayah / region codes: Kepmendagri No 300.2.2-2430 Tahun 2025";
+
+fn source(name: &str) -> Result<Source, ApiError> {
+    Source::parse(name).ok_or_else(|| ApiError::UnknownTileSource(name.to_owned()))
+}
+
+/// The origin clients reach us at, for absolute URLs in TileJSON.
+pub(super) fn origin(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let https = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
+/// TileJSON 3.0.0 of a source.
+fn tilejson_of(source: Source, origin: &str) -> Value {
+    let zooms = source.zooms();
+    let layers: Vec<Value> = source
+        .layers()
+        .into_iter()
+        .map(|(layer, z)| {
+            let fields: Map<String, Value> = layer.fields().iter().map(|(k, t)| ((*k).to_owned(), json!(t))).collect();
+            json!({
+                "id": layer.name(),
+                "description": layer.description(),
+                "minzoom": z.start(),
+                "maxzoom": z.end(),
+                "fields": fields,
+            })
+        })
+        .collect();
+    json!({
+        "tilejson": "3.0.0",
+        "name": format!("SIPKS {}", source.name()),
+        "description": "Peta risiko konflik sosial SIPKS / SIPKS social-conflict risk map",
+        "version": env!("CARGO_PKG_VERSION"),
+        "attribution": ATTRIBUTION,
+        "scheme": "xyz",
+        "tiles": [format!("{origin}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", source.name())],
+        "minzoom": zooms.start(),
+        "maxzoom": zooms.end(),
+        "bounds": BOUNDS,
+        "center": [118.0, -2.5, 4],
+        "vector_layers": layers,
+    })
+}
+
+/// `GET /tiles`: every source with its TileJSON URL.
+async fn list(headers: HeaderMap) -> Json<Value> {
+    let origin = origin(&headers);
+    let sources: Vec<Value> = Source::ALL
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name(),
+                "tilejson": format!("{origin}/tiles/{}", s.name()),
+                "minzoom": s.zooms().start(),
+                "maxzoom": s.zooms().end(),
+                "layers": s.layers().iter().map(|(l, _)| l.name()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!({ "sources": sources }))
+}
+
+/// `GET /tiles/{source}`: TileJSON 3.0.0.
+async fn tilejson(Path(name): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    Ok(Json(tilejson_of(source(&name)?, &origin(&headers))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TileQuery {
+    window: Option<String>,
+    /// A version token clients may add to refetch after a live change; ignored.
+    #[serde(rename = "v")]
+    _version: Option<String>,
+}
+
+fn coordinate(param: &str, value: &str) -> Result<u64, ApiError> {
+    value.parse::<u64>().map_err(|_| ApiError::InvalidParameter {
+        param: param.into(),
+        detail: format!("{value:?} is not a whole number"),
+    })
+}
+
+/// Parses and checks a tile address against the source's zooms.
+fn tile_coord(source: Source, z: &str, x: &str, y: &str) -> Result<TileCoord, ApiError> {
+    let y = y.strip_suffix(".mvt").or_else(|| y.strip_suffix(".pbf")).unwrap_or(y);
+    let (z, x, y) = (coordinate("z", z)?, coordinate("x", x)?, coordinate("y", y)?);
+    let zooms = source.zooms();
+    if z < u64::from(*zooms.start()) || z > u64::from(*zooms.end()) {
+        return Err(ApiError::InvalidParameter {
+            param: "z".into(),
+            detail: format!(
+                "zoom {z} is outside the zooms of source {} ({} to {})",
+                source.name(),
+                zooms.start(),
+                zooms.end()
+            ),
+        });
+    }
+    TileCoord::new(z, x, y).map_err(|e| ApiError::InvalidParameter { param: "x/y".into(), detail: e.to_string() })
+}
+
+/// Whether the client takes gzip (`Accept-Encoding` lists it without `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.trim().parse::<f64>().ok()).unwrap_or(1.0);
+            let refused = q <= 0.0;
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        },
+    )
+}
+
+/// Whether `If-None-Match` names this tag (or `*`); weak comparison, as RFC 9110
+/// asks for `If-None-Match`.
+fn matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == etag
+        },
+    )
+}
+
+/// `GET /tiles/{source}/{z}/{x}/{y}[.mvt|.pbf]?window=`: a tile; 204 when empty, 304
+/// when the client's copy is current.
+async fn tile(
+    State(state): State<AppState>,
+    Path((name, z, x, y)): Path<(String, String, String, String)>,
+    Query(q): Query<TileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let source = source(&name)?;
+    let coord = tile_coord(source, &z, &x, &y)?;
+    let window = parse_days("window", q.window.as_deref())?;
+    let tiles = state.tiles.clone();
+    let tile = match tiles.cached(source, coord, window) {
+        Some(tile) => tile,
+        None => tokio::task::spawn_blocking(move || tiles.tile(source, coord, window))
+            .await
+            .map_err(|_| ApiError::Internal("tile task failed".into()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    };
+    let gzip = accepts_gzip(&headers) && !tile.bytes.is_empty();
+    let etag = if gzip { format!("\"{:016x}-gz\"", tile.hash) } else { format!("\"{:016x}\"", tile.hash) };
+    let mut response = if matches(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if tile.bytes.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else if gzip {
+        let mut r = (StatusCode::OK, tile.gzip().to_vec()).into_response();
+        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        (StatusCode::OK, tile.bytes.clone()).into_response()
+    };
+    let ok = response.status() == StatusCode::OK;
+    let h = response.headers_mut();
+    if ok {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn gzip_is_sent_only_when_accepted() {
+        assert!(accepts_gzip(&headers(header::ACCEPT_ENCODING, "gzip, deflate, br")));
+        assert!(accepts_gzip(&headers(header::ACCEPT_ENCODING, "br;q=1.0, gzip;q=0.8")));
+        assert!(!accepts_gzip(&headers(header::ACCEPT_ENCODING, "gzip;q=0")));
+        assert!(!accepts_gzip(&headers(header::ACCEPT_ENCODING, "br")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn entity_tags_match_weakly_and_in_lists() {
+        let tag = "\"00000000000000ab\"";
+        assert!(matches(&headers(header::IF_NONE_MATCH, "\"x\", \"00000000000000ab\""), tag));
+        assert!(matches(&headers(header::IF_NONE_MATCH, "W/\"00000000000000ab\""), tag));
+        assert!(matches(&headers(header::IF_NONE_MATCH, "*"), tag));
+        assert!(!matches(&headers(header::IF_NONE_MATCH, "\"00000000000000ac\""), tag));
+    }
+
+    #[test]
+    fn tile_addresses_are_checked_against_the_source() {
+        assert_eq!(tile_coord(Source::Provinsi, "3", "6", "4.pbf").expect("valid"), TileCoord { z: 3, x: 6, y: 4 });
+        assert!(tile_coord(Source::Provinsi, "3", "8", "4").is_err());
+        assert!(tile_coord(Source::Kecamatan, "3", "6", "4").is_err());
+        assert!(tile_coord(Source::Provinsi, "15", "0", "0").is_err());
+        assert!(tile_coord(Source::Provinsi, "-1", "0", "0").is_err());
+        assert!(tile_coord(Source::Provinsi, "99999999999999999999", "0", "0").is_err());
+    }
+}

@@ -1,0 +1,538 @@
+//! Vector tiles of regions, risk, incidents and hotspots, generated from the engine's
+//! memory: sources and their layers, the per-zoom region geometry, rendering, the
+//! byte-bounded cache and its precise invalidation. Knows nothing about HTTP.
+
+pub mod cache;
+pub mod coord;
+mod render;
+pub mod shapes;
+mod view;
+
+use std::collections::HashMap;
+use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use geo::{BoundingRect, Intersects, Rect};
+
+use self::cache::{EncodedTile, TileCache, TileKey};
+pub use self::coord::{CoordError, TileCoord};
+use self::shapes::PixelShape;
+use self::view::Views;
+use crate::engine::regions::{level_slot, RegionId, RegionIndex};
+use crate::engine::store::{Incident, Store, Window};
+use crate::engine::Engine;
+use crate::region::RegionLevel;
+
+/// Highest zoom of every source; clients overzoom beyond it (the boundary data has no
+/// more detail to show).
+pub const MAX_SOURCE_ZOOM: u8 = 14;
+
+/// A tile source: one URL family, one TileJSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Provinces.
+    Provinsi,
+    /// Regencies and cities.
+    KabupatenKota,
+    /// Districts.
+    Kecamatan,
+    /// Incidents (clustered at low zoom).
+    Incidents,
+    /// Gi* hot and cold spots and DBSCAN incident clusters.
+    Hotspots,
+    /// Everything the national map needs, the right layers for each zoom.
+    Sipks,
+}
+
+/// A layer inside tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    /// Regions of a level with their risk.
+    Region(RegionLevel),
+    /// Incidents, or clusters of them.
+    Incidents,
+    /// Regions that are Gi* hot or cold spots.
+    HotspotRegions,
+    /// Hulls of DBSCAN clusters of incidents.
+    HotspotClusters,
+}
+
+/// Zoom from which the composite source shows regencies, and districts.
+const SIPKS_KABUPATEN_FROM: u8 = 5;
+const SIPKS_KECAMATAN_FROM: u8 = 9;
+
+impl Source {
+    /// Every source.
+    pub const ALL: [Source; 6] = [
+        Source::Provinsi,
+        Source::KabupatenKota,
+        Source::Kecamatan,
+        Source::Incidents,
+        Source::Hotspots,
+        Source::Sipks,
+    ];
+
+    /// The name in URLs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Provinsi => "provinsi",
+            Source::KabupatenKota => "kabupaten_kota",
+            Source::Kecamatan => "kecamatan",
+            Source::Incidents => "incidents",
+            Source::Hotspots => "hotspots",
+            Source::Sipks => "sipks",
+        }
+    }
+
+    /// A source by its URL name.
+    pub fn parse(name: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Zooms served.
+    pub fn zooms(self) -> RangeInclusive<u8> {
+        match self {
+            // Below zoom 6 thousands of districts are each a pixel or less.
+            Source::Kecamatan => 6..=MAX_SOURCE_ZOOM,
+            _ => 0..=MAX_SOURCE_ZOOM,
+        }
+    }
+
+    /// Its layers and the zooms at which each appears.
+    pub fn layers(self) -> Vec<(Layer, RangeInclusive<u8>)> {
+        let all = self.zooms();
+        match self {
+            Source::Provinsi => vec![(Layer::Region(RegionLevel::Provinsi), all)],
+            Source::KabupatenKota => vec![(Layer::Region(RegionLevel::KabupatenKota), all)],
+            Source::Kecamatan => vec![(Layer::Region(RegionLevel::Kecamatan), all)],
+            Source::Incidents => vec![(Layer::Incidents, all)],
+            Source::Hotspots => vec![(Layer::HotspotRegions, all.clone()), (Layer::HotspotClusters, all)],
+            Source::Sipks => vec![
+                (Layer::Region(RegionLevel::Provinsi), all.clone()),
+                (Layer::Region(RegionLevel::KabupatenKota), SIPKS_KABUPATEN_FROM..=MAX_SOURCE_ZOOM),
+                (Layer::Region(RegionLevel::Kecamatan), SIPKS_KECAMATAN_FROM..=MAX_SOURCE_ZOOM),
+                (Layer::Incidents, all.clone()),
+                (Layer::HotspotRegions, all.clone()),
+                (Layer::HotspotClusters, all),
+            ],
+        }
+    }
+
+    /// The layers in a tile at zoom `z`.
+    pub fn layers_at(self, z: u8) -> Vec<Layer> {
+        self.layers().into_iter().filter(|(_, zooms)| zooms.contains(&z)).map(|(l, _)| l).collect()
+    }
+}
+
+impl Layer {
+    /// The layer's name inside tiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Region(level) => level.as_str(),
+            Layer::Incidents => "incidents",
+            Layer::HotspotRegions => "hotspot_regions",
+            Layer::HotspotClusters => "hotspot_clusters",
+        }
+    }
+
+    /// Its attributes and their types, for TileJSON.
+    pub fn fields(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Layer::Region(_) => &[
+                ("kode", "String"),
+                ("nama", "String"),
+                ("level", "String"),
+                ("risk_level", "String"),
+                ("score", "Number"),
+                ("incident_count", "Number"),
+                ("severe_count", "Number"),
+                ("hotspot_bin", "Number"),
+            ],
+            Layer::Incidents => &[
+                ("cluster", "Boolean"),
+                ("point_count", "Number"),
+                ("category", "String"),
+                ("max_severity", "Number"),
+                ("severity", "Number"),
+                ("status", "String"),
+                ("occurred_at", "String"),
+            ],
+            Layer::HotspotRegions => &[
+                ("kode", "String"),
+                ("nama", "String"),
+                ("level", "String"),
+                ("hotspot_bin", "Number"),
+                ("z", "Number"),
+                ("p", "Number"),
+            ],
+            Layer::HotspotClusters => &[("point_count", "Number"), ("category", "String"), ("max_severity", "Number")],
+        }
+    }
+
+    /// What the layer holds, for TileJSON.
+    pub fn description(self) -> &'static str {
+        match self {
+            Layer::Region(RegionLevel::Provinsi) => "Provinsi dengan tingkat risiko / provinces with their risk level",
+            Layer::Region(RegionLevel::KabupatenKota) => {
+                "Kabupaten/kota dengan tingkat risiko / regencies and cities with their risk level"
+            }
+            Layer::Region(RegionLevel::Kecamatan) => {
+                "Kecamatan dengan tingkat risiko / districts with their risk level"
+            }
+            Layer::Incidents => "Insiden (klaster pada zoom rendah) / incidents, clustered at low zoom",
+            Layer::HotspotRegions => "Wilayah hotspot Gi* / Gi* hot and cold spot regions",
+            Layer::HotspotClusters => "Klaster insiden DBSCAN / DBSCAN incident clusters",
+        }
+    }
+
+    /// The region level whose polygons hotspot regions use at zoom `z`.
+    fn hotspot_level(z: u8) -> RegionLevel {
+        if z < SIPKS_KECAMATAN_FROM {
+            RegionLevel::KabupatenKota
+        } else {
+            RegionLevel::Kecamatan
+        }
+    }
+}
+
+/// Tile settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TileConfig {
+    /// Bound of the tile cache in bytes (0: no cache).
+    pub cache_bytes: usize,
+    /// Zoom from which incidents are drawn one by one; below it they are clustered.
+    pub cluster_zoom: u8,
+}
+
+impl Default for TileConfig {
+    fn default() -> Self {
+        TileConfig { cache_bytes: 256 << 20, cluster_zoom: 12 }
+    }
+}
+
+/// The regions' polygons at every zoom, made on first use of a zoom.
+struct Pyramid {
+    /// Per region (by id): its shape and label point.
+    sources: Vec<(geo::MultiPolygon<f64>, geo::Point<f64>)>,
+    /// Per region (by id): its feature id.
+    feature_ids: Vec<u64>,
+    /// Per level slot and zoom: the shapes of the level's regions.
+    zooms: [Vec<OnceLock<HashMap<RegionId, PixelShape>>>; 3],
+    levels: [Vec<RegionId>; 3],
+}
+
+impl Pyramid {
+    fn new(index: &RegionIndex) -> Pyramid {
+        let sources = index.regions().iter().map(|r| (r.shape.clone(), r.label_point)).collect();
+        let feature_ids = index.regions().iter().map(|r| r.code.feature_id()).collect();
+        let zooms = std::array::from_fn(|_| (0..=MAX_SOURCE_ZOOM).map(|_| OnceLock::new()).collect());
+        let mut levels: [Vec<RegionId>; 3] = Default::default();
+        for level in RegionLevel::ALL {
+            levels[level_slot(level)] = index.level_ids(level);
+        }
+        Pyramid { sources, feature_ids, zooms, levels }
+    }
+
+    fn shapes(&self, level: RegionLevel, z: u8) -> &HashMap<RegionId, PixelShape> {
+        let slot = level_slot(level);
+        self.zooms[slot][usize::from(z)].get_or_init(|| {
+            self.levels[slot]
+                .iter()
+                .map(|&id| {
+                    let (shape, label) = &self.sources[id as usize];
+                    (id, PixelShape::new(shape, *label, z))
+                })
+                .collect()
+        })
+    }
+}
+
+/// What changed in the incidents, for invalidation.
+#[derive(Debug, Clone)]
+pub enum IncidentChange {
+    /// Nothing.
+    None,
+    /// Incidents inside these areas (longitude/latitude): their old and new places.
+    Areas(Vec<Rect<f64>>),
+    /// Possibly any incident.
+    All,
+}
+
+impl IncidentChange {
+    /// Areas above this many are not worth checking one by one.
+    const MAX_AREAS: usize = 10_000;
+
+    /// What replacing every incident of `old` by `new` changes in drawings.
+    pub fn between(old: &Store, new: &[Incident]) -> IncidentChange {
+        let mut areas = Vec::new();
+        let mut kept = 0;
+        for incident in new {
+            match old.get(incident.id) {
+                Some(before) if drawn_alike(before, incident) => kept += 1,
+                Some(before) => {
+                    kept += 1;
+                    areas.extend([incident_area(before), incident_area(incident)]);
+                }
+                None => areas.push(incident_area(incident)),
+            }
+            if areas.len() > Self::MAX_AREAS {
+                return IncidentChange::All;
+            }
+        }
+        if kept < old.len() {
+            let ids: std::collections::HashSet<i64> = new.iter().map(|i| i.id).collect();
+            areas.extend(old.iter().filter(|i| !ids.contains(&i.id)).map(incident_area));
+        }
+        IncidentChange::from_areas(areas)
+    }
+
+    /// The incidents that entered or left the window when it moved from `before` to
+    /// `after`.
+    pub fn window_moved(store: &Store, before: Window, after: Window) -> IncidentChange {
+        let areas: Vec<Rect<f64>> = store
+            .iter()
+            .filter(|i| before.contains(i.occurred_at) != after.contains(i.occurred_at))
+            .map(incident_area)
+            .take(Self::MAX_AREAS + 1)
+            .collect();
+        IncidentChange::from_areas(areas)
+    }
+
+    fn from_areas(areas: Vec<Rect<f64>>) -> IncidentChange {
+        match areas.len() {
+            0 => IncidentChange::None,
+            n if n > Self::MAX_AREAS => IncidentChange::All,
+            _ => IncidentChange::Areas(areas),
+        }
+    }
+}
+
+/// Where an incident is drawn: its line or polygon, or its point.
+pub fn incident_area(incident: &Incident) -> Rect<f64> {
+    incident
+        .shape
+        .as_ref()
+        .and_then(|s| s.bounding_rect())
+        .unwrap_or_else(|| Rect::new(incident.location.0, incident.location.0))
+}
+
+/// Whether two versions of an incident are drawn the same.
+fn drawn_alike(a: &Incident, b: &Incident) -> bool {
+    a.occurred_at == b.occurred_at
+        && a.category == b.category
+        && a.severity == b.severity
+        && a.status == b.status
+        && a.location == b.location
+        && a.shape == b.shape
+}
+
+/// Why a tile could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TileError {
+    /// The encoder refused the tile.
+    #[error("tile {z}/{x}/{y} of {name} could not be encoded: {error}", z = .coord.z, x = .coord.x, y = .coord.y, name = .tiles.name())]
+    Encoding {
+        /// The source.
+        tiles: Source,
+        /// The tile.
+        coord: TileCoord,
+        /// The encoder's reason.
+        error: mvt::Error,
+    },
+}
+
+/// Cluster hulls are recomputed at most this often (DBSCAN over every incident of the
+/// window takes a while); tiles of the cluster layer follow within this delay.
+const CLUSTER_PERIOD: Duration = Duration::from_secs(10);
+
+/// The tile service: renders tiles from the engine and caches them.
+pub struct Tiles {
+    engine: Arc<RwLock<Engine>>,
+    config: TileConfig,
+    /// The model's window, which tiles without `window` show.
+    default_days: u32,
+    pyramid: Pyramid,
+    cache: Mutex<TileCache>,
+    /// Bumped by every change, so that a tile rendered from the state before a change
+    /// is never cached after it.
+    generation: AtomicU64,
+    views: Mutex<Views>,
+    /// Cluster recomputation: (running, asked again while running).
+    clusters: Mutex<(bool, bool)>,
+}
+
+impl Tiles {
+    /// A tile service over the engine.
+    pub fn new(engine: Arc<RwLock<Engine>>, config: TileConfig) -> Arc<Tiles> {
+        let (pyramid, views, default_days) = {
+            let guard = read(&engine);
+            (Pyramid::new(guard.index()), Views::new(&guard), guard.model().window_days)
+        };
+        Arc::new(Tiles {
+            engine,
+            config,
+            default_days,
+            pyramid,
+            cache: Mutex::new(TileCache::new(config.cache_bytes)),
+            generation: AtomicU64::new(0),
+            views: Mutex::new(views),
+            clusters: Mutex::new((false, false)),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> TileConfig {
+        self.config
+    }
+
+    /// A tile if it is cached (without touching the engine).
+    pub fn cached(&self, source: Source, coord: TileCoord, window: Option<u32>) -> Option<Arc<EncodedTile>> {
+        let window = window.filter(|&d| d != self.default_days);
+        self.lock_cache().get(&TileKey { source, coord, window })
+    }
+
+    /// Prepares the region polygons of every zoom (otherwise made on first use) and
+    /// the cluster hulls.
+    pub fn warm_up(self: &Arc<Self>) {
+        self.schedule_clusters();
+        for z in 0..=MAX_SOURCE_ZOOM {
+            for level in RegionLevel::ALL {
+                self.pyramid.shapes(level, z);
+            }
+        }
+    }
+
+    /// A tile of `source` at `coord` (whose zoom the caller has checked against the
+    /// source's range) for the default window (`None`) or another number of days.
+    pub fn tile(&self, source: Source, coord: TileCoord, window: Option<u32>) -> Result<Arc<EncodedTile>, TileError> {
+        let engine = read(&self.engine);
+        let window = window.filter(|&d| d != self.default_days);
+        let key = TileKey { source, coord, window };
+        if let Some(tile) = self.lock_cache().get(&key) {
+            return Ok(tile);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let view = lock(&self.views).view(&engine, window);
+        let bytes = render::render(self, &engine, &view, source, coord).map_err(|error| TileError::Encoding {
+            tiles: source,
+            coord,
+            error,
+        })?;
+        drop(engine);
+        let tile = Arc::new(EncodedTile::new(bytes));
+        let mut cache = self.lock_cache();
+        if self.generation.load(Ordering::Acquire) == generation {
+            cache.insert(key, Arc::clone(&tile));
+        }
+        Ok(tile)
+    }
+
+    /// Runs a change of the engine (which reports what it did to incidents), then drops
+    /// exactly the cached tiles whose content it changes. The engine is write-locked
+    /// only for the change itself.
+    pub fn change<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
+        let (out, incidents) = change(&mut write(&self.engine));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let engine = read(&self.engine);
+        let changes = lock(&self.views).update(&engine);
+        let mut regions: [Vec<Rect<f64>>; 3] = Default::default();
+        for &id in &changes.regions {
+            let region = engine.index().region(id);
+            regions[level_slot(region.level)].push(region.area.bbox());
+        }
+        drop(engine);
+        let incident_areas = match &incidents {
+            IncidentChange::Areas(areas) => areas.as_slice(),
+            IncidentChange::None | IncidentChange::All => &[],
+        };
+        let all_incidents = matches!(incidents, IncidentChange::All);
+        let dropped = self.lock_cache().invalidate(|key| {
+            if key.window.is_some() {
+                return true;
+            }
+            let z = key.coord.z;
+            let bounds = key.coord.lonlat_bounds_with(coord::BUFFER);
+            let touches = |areas: &[Rect<f64>]| areas.iter().any(|a| a.intersects(&bounds));
+            key.source.layers_at(z).into_iter().any(|layer| match layer {
+                Layer::Region(level) => touches(&regions[level_slot(level)]),
+                Layer::HotspotRegions => touches(&regions[level_slot(Layer::hotspot_level(z))]),
+                Layer::Incidents => all_incidents || touches(incident_areas),
+                Layer::HotspotClusters => false,
+            })
+        });
+        tracing::debug!(regions = changes.regions.len(), dropped, "tiles invalidated after a change");
+        if !matches!(incidents, IncidentChange::None) {
+            self.schedule_clusters();
+        }
+        out
+    }
+
+    /// Recomputes the cluster hulls in the background, at most every
+    /// [`CLUSTER_PERIOD`], and drops the tiles of the hulls that changed.
+    fn schedule_clusters(self: &Arc<Self>) {
+        {
+            let mut state = lock(&self.clusters);
+            if state.0 {
+                state.1 = true;
+                return;
+            }
+            *state = (true, false);
+        }
+        let tiles = Arc::clone(self);
+        std::thread::spawn(move || loop {
+            let started = Instant::now();
+            let generation = tiles.generation.load(Ordering::Acquire);
+            let hulls = {
+                let engine = read(&tiles.engine);
+                view::clusters(&engine, engine.current().window)
+            };
+            let changed = lock(&tiles.views).set_clusters(hulls);
+            if !changed.is_empty() {
+                tiles.generation.fetch_add(1, Ordering::AcqRel);
+                tiles.lock_cache().invalidate(|key| {
+                    key.source.layers_at(key.coord.z).contains(&Layer::HotspotClusters) && {
+                        let bounds = key.coord.lonlat_bounds_with(coord::BUFFER);
+                        key.window.is_some() || changed.iter().any(|a| a.intersects(&bounds))
+                    }
+                });
+            }
+            tracing::debug!(changed = changed.len(), generation, "cluster hulls recomputed");
+            {
+                let mut state = lock(&tiles.clusters);
+                if !state.1 {
+                    *state = (false, false);
+                    return;
+                }
+                state.1 = false;
+            }
+            std::thread::sleep(CLUSTER_PERIOD.saturating_sub(started.elapsed()));
+        });
+    }
+
+    /// Number of cached tiles, bytes held, hits and misses.
+    pub fn cache_stats(&self) -> (usize, usize, u64, u64) {
+        let cache = self.lock_cache();
+        let (hits, misses) = cache.stats();
+        (cache.len(), cache.used(), hits, misses)
+    }
+
+    fn lock_cache(&self) -> MutexGuard<'_, TileCache> {
+        lock(&self.cache)
+    }
+}
+
+/// A mutex whose holder panicked still holds consistent data here (every update is
+/// a replacement), so poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read(engine: &RwLock<Engine>) -> std::sync::RwLockReadGuard<'_, Engine> {
+    engine.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write(engine: &RwLock<Engine>) -> std::sync::RwLockWriteGuard<'_, Engine> {
+    engine.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

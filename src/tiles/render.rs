@@ -1,0 +1,373 @@
+//! Rendering one tile: the layers of its source at its zoom, as Mapbox Vector Tile 2.1
+//! (extent 4096, 64 units of buffer; geometry commands, zigzag deltas and the
+//! per-layer deduplicated keys and values are the `mvt` crate's encoding).
+
+use geo::{BoundingRect, Geometry, Intersects, Rect};
+use i_overlay::i_shape::int::shape::IntShape;
+use mvt::{GeomEncoder, GeomType};
+
+use super::coord::{project, world_size, TileCoord, BUFFER, EXTENT};
+use super::shapes::{clip_line, snap_polygon, PixelBox, PixelShape};
+use super::view::{hundredths, severe_count, tenths, View};
+use super::{Layer, Source, Tiles};
+use crate::engine::regions::RegionId;
+use crate::engine::store::Incident;
+use crate::engine::Engine;
+use crate::incident::Category;
+use crate::region::RegionLevel;
+
+/// Cluster cells are this many tile units wide (64 cells across a tile).
+const CELL: i32 = 64;
+
+/// How far beyond a tile an incident at sea can lie from every region's box:
+/// 12 nautical miles, in degrees, with room.
+const SEA_MARGIN_DEG: f64 = 0.25;
+
+/// A tile in tile coordinates being written.
+struct Frame {
+    coord: TileCoord,
+    origin: (i64, i64),
+    /// The buffered tile in world pixels.
+    clip: PixelBox,
+    /// The tile (no buffer) in longitude/latitude.
+    bounds: Rect<f64>,
+    /// The buffered tile in longitude/latitude.
+    buffered: Rect<f64>,
+}
+
+impl Frame {
+    fn new(coord: TileCoord) -> Frame {
+        let origin = coord.origin();
+        let (ox, oy) = (origin.0 as i32, origin.1 as i32);
+        Frame {
+            coord,
+            origin,
+            clip: PixelBox {
+                min_x: ox - BUFFER,
+                min_y: oy - BUFFER,
+                max_x: ox + EXTENT + BUFFER,
+                max_y: oy + EXTENT + BUFFER,
+            },
+            bounds: coord.lonlat_bounds(),
+            buffered: coord.lonlat_bounds_with(BUFFER),
+        }
+    }
+
+    /// World pixels (f64) to tile units.
+    fn local(&self, x: f64, y: f64) -> (f64, f64) {
+        (x - self.origin.0 as f64, y - self.origin.1 as f64)
+    }
+
+    fn add_polygon(&self, encoder: &mut GeomEncoder<f64>, polygon: &IntShape) -> Result<(), mvt::Error> {
+        for ring in polygon {
+            for p in ring {
+                let (x, y) = self.local(f64::from(p.x), f64::from(p.y));
+                encoder.add_point(x, y)?;
+            }
+            encoder.complete_geom()?;
+        }
+        Ok(())
+    }
+
+    /// The polygons of a shape inside the buffered tile; `None` when nothing is.
+    fn polygon(&self, shape: &PixelShape) -> Result<Option<mvt::GeomData>, mvt::Error> {
+        let mut encoder = GeomEncoder::new(GeomType::Polygon);
+        let mut result = Ok(());
+        let mut any = false;
+        shape.clipped(&self.clip, |polygon| {
+            any = true;
+            if result.is_ok() {
+                result = self.add_polygon(&mut encoder, polygon);
+            }
+        });
+        result?;
+        if any {
+            Ok(Some(encoder.encode()?))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Renders a tile; empty bytes when it has no feature.
+pub(super) fn render(
+    tiles: &Tiles,
+    engine: &Engine,
+    view: &View,
+    source: Source,
+    coord: TileCoord,
+) -> Result<Vec<u8>, mvt::Error> {
+    let frame = Frame::new(coord);
+    let mut tile = mvt::Tile::new(EXTENT as u32);
+    for layer in source.layers_at(coord.z) {
+        let mut out = tile.create_layer(layer.name());
+        out = match layer {
+            Layer::Region(level) => region_layer(out, tiles, engine, view, &frame, level, false)?,
+            Layer::HotspotRegions => {
+                region_layer(out, tiles, engine, view, &frame, Layer::hotspot_level(coord.z), true)?
+            }
+            Layer::Incidents => incident_layer(out, tiles, engine, view, &frame)?,
+            Layer::HotspotClusters => cluster_layer(out, view, &frame)?,
+        };
+        if out.num_features() > 0 {
+            tile.add_layer(out)?;
+        }
+    }
+    if tile.num_layers() == 0 {
+        return Ok(Vec::new());
+    }
+    tile.to_bytes()
+}
+
+/// The regions of `level` that intersect the tile (exactly, as `ST_Intersects` with
+/// the tile's envelope), in code order.
+fn regions_in(engine: &Engine, level: RegionLevel, bounds: Rect<f64>) -> Vec<RegionId> {
+    let mut ids: Vec<RegionId> = engine
+        .index()
+        .candidates(level, bounds)
+        .into_iter()
+        .filter(|&id| {
+            let region = engine.index().region(id);
+            let b = region.area.bbox();
+            let inside = bounds.min().x <= b.min().x
+                && bounds.min().y <= b.min().y
+                && b.max().x <= bounds.max().x
+                && b.max().y <= bounds.max().y;
+            inside || region.shape.intersects(&bounds)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Region polygons with their figures; with `hotspots`, only the Gi* hot and cold
+/// spots, with their Gi* figures.
+fn region_layer(
+    mut layer: mvt::Layer,
+    tiles: &Tiles,
+    engine: &Engine,
+    view: &View,
+    frame: &Frame,
+    level: RegionLevel,
+    hotspots: bool,
+) -> Result<mvt::Layer, mvt::Error> {
+    let shapes = tiles.pyramid.shapes(level, frame.coord.z);
+    let snapshot = view.snapshot(engine);
+    for id in regions_in(engine, level, frame.bounds) {
+        let gi = view.gi[id as usize];
+        if hotspots && gi.bin == 0 {
+            continue;
+        }
+        let Some(shape) = shapes.get(&id) else { continue };
+        let geometry = match frame.polygon(shape)? {
+            Some(g) => g,
+            None => {
+                // It meets the tile, but its generalised shape stays outside: keep a
+                // pixel at the nearest point of the tile, so that every region that
+                // meets the tile is in it.
+                let (ox, oy) = (frame.origin.0 as i32, frame.origin.1 as i32);
+                let x = shape.bbox.min_x.clamp(ox, ox + EXTENT - 1);
+                let y = shape.bbox.min_y.clamp(oy, oy + EXTENT - 1);
+                let square = PixelShape::square(x, y);
+                frame.polygon(&square)?.ok_or(mvt::Error::InvalidValue())?
+            }
+        };
+        let region = engine.index().region(id);
+        let mut feature = layer.into_feature(geometry);
+        feature.set_id(tiles.pyramid.feature_ids[id as usize]);
+        feature.add_tag_string("kode", region.code.as_str());
+        feature.add_tag_string("nama", &region.name);
+        feature.add_tag_string("level", level.as_str());
+        if hotspots {
+            feature.add_tag_sint("hotspot_bin", i64::from(gi.bin));
+            feature.add_tag_float("z", hundredths(gi.z) as f32 / 100.0);
+            feature.add_tag_float("p", hundredths(gi.p) as f32 / 100.0);
+        } else {
+            let (standing, stats) = (snapshot.standings[id as usize], &snapshot.stats[id as usize]);
+            feature.add_tag_string("risk_level", standing.level.as_str());
+            feature.add_tag_float("score", tenths(standing.score) as f32 / 10.0);
+            feature.add_tag_uint("incident_count", u64::from(stats.count));
+            feature.add_tag_uint("severe_count", u64::from(severe_count(stats)));
+            feature.add_tag_sint("hotspot_bin", i64::from(gi.bin));
+        }
+        layer = feature.into_layer();
+    }
+    Ok(layer)
+}
+
+/// The level whose incident lists are walked for a tile at zoom `z`: few regions for
+/// large tiles, small regions for small ones.
+fn walk_level(z: u8) -> RegionLevel {
+    match z {
+        0..=4 => RegionLevel::Provinsi,
+        5..=8 => RegionLevel::KabupatenKota,
+        _ => RegionLevel::Kecamatan,
+    }
+}
+
+/// Calls `f` with every incident of the window whose point may lie in the tile.
+fn incidents_near<'a>(engine: &'a Engine, view: &View, frame: &Frame, mut f: impl FnMut(&'a Incident)) {
+    let b = frame.buffered;
+    let search = Rect::new(
+        geo::coord! { x: b.min().x - SEA_MARGIN_DEG, y: b.min().y - SEA_MARGIN_DEG },
+        geo::coord! { x: b.max().x + SEA_MARGIN_DEG, y: b.max().y + SEA_MARGIN_DEG },
+    );
+    for region in engine.index().candidates(walk_level(frame.coord.z), search) {
+        for incident in engine.incidents().in_region(region) {
+            if view.window.contains(incident.occurred_at) {
+                f(incident);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Cell {
+    count: u32,
+    sum_x: f64,
+    sum_y: f64,
+    per_category: [u32; 7],
+    max_severity: u8,
+}
+
+/// Incidents: grid clusters below the cluster zoom, else each incident.
+fn incident_layer(
+    mut layer: mvt::Layer,
+    tiles: &Tiles,
+    engine: &Engine,
+    view: &View,
+    frame: &Frame,
+) -> Result<mvt::Layer, mvt::Error> {
+    let scale = world_size(frame.coord.z);
+    let extent = f64::from(EXTENT);
+    if frame.coord.z < tiles.config.cluster_zoom {
+        let per_row = (EXTENT / CELL) as usize;
+        let mut cells: Vec<Cell> = Vec::new();
+        cells.resize_with(per_row * per_row, Cell::default);
+        incidents_near(engine, view, frame, |incident| {
+            let (x, y) = project(incident.location.x(), incident.location.y(), scale);
+            let (x, y) = frame.local(x, y);
+            if !(0.0..extent).contains(&x) || !(0.0..extent).contains(&y) {
+                return;
+            }
+            let cell = &mut cells[(y as usize / CELL as usize) * per_row + x as usize / CELL as usize];
+            cell.count += 1;
+            cell.sum_x += x;
+            cell.sum_y += y;
+            cell.per_category[incident.category.index()] += 1;
+            cell.max_severity = cell.max_severity.max(incident.severity.get());
+        });
+        for (i, cell) in cells.iter().enumerate().filter(|(_, c)| c.count > 0) {
+            let n = f64::from(cell.count);
+            let geometry = GeomEncoder::new(GeomType::Point).point(cell.sum_x / n, cell.sum_y / n)?.encode()?;
+            let mut feature = layer.into_feature(geometry);
+            feature.set_id(i as u64 + 1);
+            feature.add_tag_bool("cluster", true);
+            feature.add_tag_uint("point_count", u64::from(cell.count));
+            feature.add_tag_string("category", Category::dominant(&cell.per_category).as_str());
+            feature.add_tag_uint("max_severity", u64::from(cell.max_severity));
+            layer = feature.into_layer();
+        }
+        return Ok(layer);
+    }
+    let mut points: Vec<(&Incident, (f64, f64))> = Vec::new();
+    incidents_near(engine, view, frame, |incident| {
+        if incident.shape.is_some() {
+            return;
+        }
+        let (x, y) = project(incident.location.x(), incident.location.y(), scale);
+        let (x, y) = frame.local(x, y);
+        let b = f64::from(BUFFER);
+        if (-b..extent + b).contains(&x) && (-b..extent + b).contains(&y) {
+            points.push((incident, (x, y)));
+        }
+    });
+    points.sort_unstable_by_key(|(i, _)| i.id);
+    for (incident, (x, y)) in points {
+        let geometry = GeomEncoder::new(GeomType::Point).point(x, y)?.encode()?;
+        layer = incident_feature(layer, geometry, incident);
+    }
+    let mut shaped: Vec<&Incident> = engine
+        .incidents()
+        .shaped()
+        .filter(|i| view.window.contains(i.occurred_at))
+        .filter(|i| i.shape.as_ref().and_then(|s| s.bounding_rect()).is_some_and(|b| b.intersects(&frame.buffered)))
+        .collect();
+    shaped.sort_unstable_by_key(|i| i.id);
+    for incident in shaped {
+        if let Some(geometry) = shape_geometry(incident, frame, scale)? {
+            layer = incident_feature(layer, geometry, incident);
+        }
+    }
+    Ok(layer)
+}
+
+/// A line or polygon incident inside the buffered tile.
+fn shape_geometry(incident: &Incident, frame: &Frame, scale: f64) -> Result<Option<mvt::GeomData>, mvt::Error> {
+    match incident.shape.as_deref() {
+        Some(Geometry::LineString(line)) => {
+            let world: Vec<(f64, f64)> = line.0.iter().map(|c| project(c.x, c.y, scale)).collect();
+            let parts = clip_line(&world, &frame.clip);
+            if parts.is_empty() {
+                return Ok(None);
+            }
+            let mut encoder = GeomEncoder::new(GeomType::Linestring);
+            for part in parts {
+                for (x, y) in part {
+                    let (x, y) = frame.local(x, y);
+                    encoder.add_point(x, y)?;
+                }
+                encoder.complete_geom()?;
+            }
+            Ok(Some(encoder.encode()?))
+        }
+        Some(Geometry::Polygon(polygon)) => {
+            let polygons = snap_polygon(polygon, frame.coord.z);
+            if polygons.is_empty() {
+                return Ok(None);
+            }
+            frame.polygon(&PixelShape::from_polygons(polygons))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn incident_feature(layer: mvt::Layer, geometry: mvt::GeomData, incident: &Incident) -> mvt::Layer {
+    let mut feature = layer.into_feature(geometry);
+    if let Ok(id) = u64::try_from(incident.id) {
+        feature.set_id(id);
+    }
+    feature.add_tag_bool("cluster", false);
+    feature.add_tag_string("category", incident.category.as_str());
+    feature.add_tag_uint("severity", u64::from(incident.severity.get()));
+    feature.add_tag_string("status", incident.status.as_str());
+    let time = chrono::DateTime::from_timestamp(incident.occurred_at, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    feature.add_tag_string("occurred_at", &time);
+    feature.into_layer()
+}
+
+/// DBSCAN cluster hulls.
+fn cluster_layer(mut layer: mvt::Layer, view: &View, frame: &Frame) -> Result<mvt::Layer, mvt::Error> {
+    for (i, cluster) in view.clusters.iter().enumerate() {
+        if !cluster.bbox.intersects(&frame.buffered) {
+            continue;
+        }
+        let polygons = snap_polygon(&cluster.hull, frame.coord.z);
+        let shape = if polygons.is_empty() {
+            let (x, y) = project(cluster.bbox.min().x, cluster.bbox.max().y, world_size(frame.coord.z));
+            PixelShape::square(x.floor() as i32, y.floor() as i32)
+        } else {
+            PixelShape::from_polygons(polygons)
+        };
+        let Some(geometry) = frame.polygon(&shape)? else { continue };
+        let mut feature = layer.into_feature(geometry);
+        feature.set_id(i as u64 + 1);
+        feature.add_tag_uint("point_count", u64::from(cluster.count));
+        feature.add_tag_string("category", cluster.category.as_str());
+        feature.add_tag_uint("max_severity", u64::from(cluster.max_severity));
+        layer = feature.into_layer();
+    }
+    Ok(layer)
+}

@@ -1,0 +1,222 @@
+//! What tiles show besides geometry, per window: the region figures (from the engine's
+//! snapshot), Gi* results and the DBSCAN cluster hulls; and the differences between
+//! two states, which decide what the cache drops.
+
+use std::sync::Arc;
+
+use geo::{BoundingRect, Polygon, Rect};
+
+use crate::engine::hotspots::GiStar;
+use crate::engine::regions::RegionId;
+use crate::engine::risk::RiskLevel;
+use crate::engine::store::Window;
+use crate::engine::{Engine, Snapshot, WeightsKind};
+use crate::incident::Category;
+use crate::region::RegionLevel;
+
+/// DBSCAN parameters of the hotspot cluster layer (those of `/api/hotspots/clusters`).
+pub const CLUSTER_EPS_M: f64 = 5_000.0;
+/// Minimum incidents of a cluster.
+pub const CLUSTER_MIN_POINTS: usize = 5;
+
+/// A DBSCAN cluster as drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HullFeature {
+    /// Hull, longitude/latitude.
+    pub hull: Polygon<f64>,
+    /// Its box.
+    pub bbox: Rect<f64>,
+    /// Incidents in it.
+    pub count: u32,
+    /// Most frequent category.
+    pub category: Category,
+    /// Highest severity.
+    pub max_severity: u8,
+}
+
+/// Everything a render needs for one window.
+pub struct View {
+    /// The window.
+    pub window: Window,
+    /// Figures of another window than the engine's current one.
+    pub snapshot: Option<Snapshot>,
+    /// Gi* per region id (every level; each level against its own regions).
+    pub gi: Vec<GiStar>,
+    /// Cluster hulls.
+    pub clusters: Arc<Vec<HullFeature>>,
+}
+
+impl View {
+    /// The figures of this view.
+    pub fn snapshot<'a>(&'a self, engine: &'a Engine) -> &'a Snapshot {
+        self.snapshot.as_ref().unwrap_or_else(|| engine.current())
+    }
+}
+
+/// A region's attributes as tiles show them (rounded as shown), for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegionAttrs {
+    level: Option<RiskLevel>,
+    score: i64,
+    count: u32,
+    severe: u32,
+    bin: i8,
+    gi_z: i64,
+    gi_p: i64,
+}
+
+/// Rounds to hundredths, as tiles carry Gi* z and p.
+pub fn hundredths(v: f64) -> i64 {
+    (v * 100.0).round() as i64
+}
+
+/// Rounds to tenths, as tiles carry scores (the thresholds are whole numbers; the
+/// explanation API has the exact figure).
+pub fn tenths(v: f64) -> i64 {
+    (v * 10.0).round() as i64
+}
+
+impl RegionAttrs {
+    fn of(snapshot: &Snapshot, gi: &[GiStar], id: RegionId) -> RegionAttrs {
+        let (standing, stats, g) = (snapshot.standings[id as usize], &snapshot.stats[id as usize], gi[id as usize]);
+        RegionAttrs {
+            level: Some(standing.level),
+            score: tenths(standing.score),
+            count: stats.count,
+            severe: severe_count(stats),
+            bin: g.bin,
+            gi_z: hundredths(g.z),
+            gi_p: hundredths(g.p),
+        }
+    }
+}
+
+/// Incidents of severity 4 or 5.
+pub fn severe_count(stats: &crate::engine::store::RegionStats) -> u32 {
+    stats.by_severity[3] + stats.by_severity[4]
+}
+
+/// What changed between two states.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Regions whose figures or Gi* changed.
+    pub regions: Vec<RegionId>,
+}
+
+/// The default window's view, kept current, and a few others, kept until the next
+/// change.
+pub struct Views {
+    current: Arc<View>,
+    attrs: Vec<RegionAttrs>,
+    others: Vec<Arc<View>>,
+}
+
+/// How many other windows are kept.
+const OTHER_WINDOWS: usize = 4;
+
+impl Views {
+    /// The views of an engine.
+    pub fn new(engine: &Engine) -> Views {
+        let current = Arc::new(View {
+            window: engine.current().window,
+            snapshot: None,
+            gi: gi_all(engine, engine.current()),
+            clusters: Arc::new(Vec::new()),
+        });
+        let attrs = (0..engine.index().len() as RegionId)
+            .map(|id| RegionAttrs::of(engine.current(), &current.gi, id))
+            .collect();
+        Views { current, attrs, others: Vec::new() }
+    }
+
+    /// The view of the default window (`None`) or of another number of days.
+    pub fn view(&mut self, engine: &Engine, days: Option<u32>) -> Arc<View> {
+        let Some(days) = days else {
+            return Arc::clone(&self.current);
+        };
+        if let Some(v) = self.others.iter().find(|v| v.window.days == days) {
+            return Arc::clone(v);
+        }
+        let window = Window { as_of: engine.current().window.as_of, days };
+        let snapshot = engine.snapshot(window);
+        let gi = gi_all(engine, &snapshot);
+        let clusters = Arc::new(clusters(engine, window));
+        let view = Arc::new(View { window, snapshot: Some(snapshot), gi, clusters });
+        if self.others.len() >= OTHER_WINDOWS {
+            self.others.remove(0);
+        }
+        self.others.push(Arc::clone(&view));
+        view
+    }
+
+    /// Brings the default view up to date with the engine; returns what changed.
+    pub fn update(&mut self, engine: &Engine) -> Changes {
+        self.others.clear();
+        let snapshot = engine.current();
+        let gi = gi_all(engine, snapshot);
+        let mut changes = Changes::default();
+        for id in 0..engine.index().len() as RegionId {
+            let attrs = RegionAttrs::of(snapshot, &gi, id);
+            if self.attrs[id as usize] != attrs {
+                self.attrs[id as usize] = attrs;
+                changes.regions.push(id);
+            }
+        }
+        self.current = Arc::new(View {
+            window: snapshot.window,
+            snapshot: None,
+            gi,
+            clusters: Arc::clone(&self.current.clusters),
+        });
+        changes
+    }
+
+    /// Replaces the default view's cluster hulls; returns the boxes of the hulls that
+    /// appeared or disappeared.
+    pub fn set_clusters(&mut self, clusters: Vec<HullFeature>) -> Vec<Rect<f64>> {
+        let old = &self.current.clusters;
+        let mut changed: Vec<Rect<f64>> = old.iter().filter(|c| !clusters.contains(c)).map(|c| c.bbox).collect();
+        changed.extend(clusters.iter().filter(|c| !old.contains(c)).map(|c| c.bbox));
+        let current = &self.current;
+        self.current = Arc::new(View {
+            window: current.window,
+            snapshot: None,
+            gi: current.gi.clone(),
+            clusters: Arc::new(clusters),
+        });
+        changed
+    }
+}
+
+/// Gi* of every region, each level among its own regions (queen contiguity, bins
+/// without false-discovery correction, as `/api/hotspots` by default).
+fn gi_all(engine: &Engine, snapshot: &Snapshot) -> Vec<GiStar> {
+    let mut gi = vec![GiStar::NOT_SIGNIFICANT; engine.index().len()];
+    for level in RegionLevel::ALL {
+        for h in engine.hotspots(level, snapshot, WeightsKind::Queen, false) {
+            gi[h.id as usize] = h.gi;
+        }
+    }
+    gi
+}
+
+/// The DBSCAN clusters of a window, as drawn.
+pub fn clusters(engine: &Engine, window: Window) -> Vec<HullFeature> {
+    engine
+        .clusters(window, CLUSTER_EPS_M, CLUSTER_MIN_POINTS)
+        .into_iter()
+        .filter_map(|(cluster, members)| {
+            let mut per_category = [0u32; 7];
+            for m in &members {
+                per_category[m.category.index()] += 1;
+            }
+            Some(HullFeature {
+                bbox: cluster.hull.bounding_rect()?,
+                hull: cluster.hull,
+                count: cluster.count as u32,
+                category: Category::dominant(&per_category),
+                max_severity: members.iter().map(|m| m.severity.get()).max().unwrap_or(0),
+            })
+        })
+        .collect()
+}
