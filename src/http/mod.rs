@@ -7,6 +7,7 @@ mod health;
 mod hotspots;
 mod regions;
 mod risk;
+mod styles;
 mod tiles;
 
 use std::net::SocketAddr;
@@ -71,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .merge(risk::router())
         .merge(hotspots::router())
         .merge(tiles::router())
+        .merge(styles::router())
         .fallback(|| async { ApiError::NoRoute })
         .with_state(state)
         .layer(axum::middleware::from_fn(error::render_problems))

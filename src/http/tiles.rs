@@ -186,7 +186,7 @@ async fn tile(
     } else if tile.bytes.is_empty() {
         StatusCode::NO_CONTENT.into_response()
     } else if gzip {
-        let mut r = (StatusCode::OK, tile.gzip().to_vec()).into_response();
+        let mut r = (StatusCode::OK, tile.gzip()).into_response();
         r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {

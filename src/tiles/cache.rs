@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
+
 use super::{Source, TileCoord};
 
 /// What a cached tile is keyed by.
@@ -22,11 +24,11 @@ pub struct TileKey {
 #[derive(Debug)]
 pub struct EncodedTile {
     /// The tile, uncompressed.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     /// Hash of `bytes`: the tile's identity for `ETag` (same content, same tag, also
     /// across restarts).
     pub hash: u64,
-    gzip: OnceLock<Vec<u8>>,
+    gzip: OnceLock<Bytes>,
 }
 
 impl EncodedTile {
@@ -36,18 +38,19 @@ impl EncodedTile {
         // SipHash with fixed keys: stable across processes.
         let mut hasher = DefaultHasher::new();
         hasher.write(&bytes);
-        EncodedTile { hash: hasher.finish(), bytes, gzip: OnceLock::new() }
+        EncodedTile { hash: hasher.finish(), bytes: Bytes::from(bytes), gzip: OnceLock::new() }
     }
 
     /// The gzip encoding, made on first use.
-    pub fn gzip(&self) -> &[u8] {
+    pub fn gzip(&self) -> Bytes {
         self.gzip.get_or_init(|| {
             use std::io::Write;
             let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             // Writing to a Vec cannot fail.
             let _ = encoder.write_all(&self.bytes);
-            encoder.finish().unwrap_or_default()
+            Bytes::from(encoder.finish().unwrap_or_default())
         })
+        .clone()
     }
 
     fn cost(&self) -> usize {
@@ -185,7 +188,7 @@ mod tests {
         assert_ne!(a.hash, EncodedTile::new(b"other".to_vec()).hash);
         let mut out = Vec::new();
         use std::io::Read;
-        flate2::read::GzDecoder::new(a.gzip()).read_to_end(&mut out).expect("gzip");
+        flate2::read::GzDecoder::new(&a.gzip()[..]).read_to_end(&mut out).expect("gzip");
         assert_eq!(out, a.bytes);
     }
 }
