@@ -43,14 +43,15 @@ impl EncodedTile {
 
     /// The gzip encoding, made on first use.
     pub fn gzip(&self) -> Bytes {
-        self.gzip.get_or_init(|| {
-            use std::io::Write;
-            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            // Writing to a Vec cannot fail.
-            let _ = encoder.write_all(&self.bytes);
-            Bytes::from(encoder.finish().unwrap_or_default())
-        })
-        .clone()
+        self.gzip
+            .get_or_init(|| {
+                use std::io::Write;
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                // Writing to a Vec cannot fail.
+                let _ = encoder.write_all(&self.bytes);
+                Bytes::from(encoder.finish().unwrap_or_default())
+            })
+            .clone()
     }
 
     fn cost(&self) -> usize {

@@ -437,11 +437,15 @@ impl Tiles {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let engine = read(&self.engine);
         let changes = lock(&self.views).update(&engine);
-        let mut regions: [Vec<Rect<f64>>; 3] = Default::default();
-        for &id in &changes.regions {
-            let region = engine.index().region(id);
-            regions[level_slot(region.level)].push(region.area.bbox());
-        }
+        let boxes = |ids: &[RegionId]| {
+            let mut by_level: [Vec<Rect<f64>>; 3] = Default::default();
+            for &id in ids {
+                let region = engine.index().region(id);
+                by_level[level_slot(region.level)].push(region.area.bbox());
+            }
+            by_level
+        };
+        let (regions, hotspots) = (boxes(&changes.regions), boxes(&changes.hotspots));
         drop(engine);
         let incident_areas = match &incidents {
             IncidentChange::Areas(areas) => areas.as_slice(),
@@ -457,12 +461,17 @@ impl Tiles {
             let touches = |areas: &[Rect<f64>]| areas.iter().any(|a| a.intersects(&bounds));
             key.source.layers_at(z).into_iter().any(|layer| match layer {
                 Layer::Region(level) => touches(&regions[level_slot(level)]),
-                Layer::HotspotRegions => touches(&regions[level_slot(Layer::hotspot_level(z))]),
+                Layer::HotspotRegions => touches(&hotspots[level_slot(Layer::hotspot_level(z))]),
                 Layer::Incidents => all_incidents || touches(incident_areas),
                 Layer::HotspotClusters => false,
             })
         });
-        tracing::debug!(regions = changes.regions.len(), dropped, "tiles invalidated after a change");
+        tracing::debug!(
+            regions = changes.regions.len(),
+            hotspots = changes.hotspots.len(),
+            dropped,
+            "tiles invalidated after a change"
+        );
         if !matches!(incidents, IncidentChange::None) {
             self.schedule_clusters();
         }

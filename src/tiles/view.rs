@@ -53,7 +53,8 @@ impl View {
     }
 }
 
-/// A region's attributes as tiles show them (rounded as shown), for comparison.
+/// A region's attributes as tiles show them (rounded as shown), for comparison: those
+/// of the region layers, and the Gi* figures of the hotspot layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RegionAttrs {
     level: Option<RiskLevel>,
@@ -63,17 +64,6 @@ pub struct RegionAttrs {
     bin: i8,
     gi_z: i64,
     gi_p: i64,
-}
-
-/// Rounds to hundredths, as tiles carry Gi* z and p.
-pub fn hundredths(v: f64) -> i64 {
-    (v * 100.0).round() as i64
-}
-
-/// Rounds to tenths, as tiles carry scores (the thresholds are whole numbers; the
-/// explanation API has the exact figure).
-pub fn tenths(v: f64) -> i64 {
-    (v * 10.0).round() as i64
 }
 
 impl RegionAttrs {
@@ -89,6 +79,29 @@ impl RegionAttrs {
             gi_p: hundredths(g.p),
         }
     }
+
+    /// Whether the region layers show a difference.
+    fn region_differs(&self, other: &RegionAttrs) -> bool {
+        (self.level, self.score, self.count, self.severe, self.bin)
+            != (other.level, other.score, other.count, other.severe, other.bin)
+    }
+
+    /// Whether the hotspot layer shows a difference (it shows only regions with a
+    /// non-zero bin).
+    fn hotspot_differs(&self, other: &RegionAttrs) -> bool {
+        (self.bin != 0 || other.bin != 0) && (self.bin, self.gi_z, self.gi_p) != (other.bin, other.gi_z, other.gi_p)
+    }
+}
+
+/// Rounds to hundredths, as tiles carry Gi* z and p.
+pub fn hundredths(v: f64) -> i64 {
+    (v * 100.0).round() as i64
+}
+
+/// Rounds to tenths, as tiles carry scores (the thresholds are whole numbers; the
+/// explanation API has the exact figure).
+pub fn tenths(v: f64) -> i64 {
+    (v * 10.0).round() as i64
 }
 
 /// Incidents of severity 4 or 5.
@@ -99,8 +112,10 @@ pub fn severe_count(stats: &crate::engine::store::RegionStats) -> u32 {
 /// What changed between two states.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// Regions whose figures or Gi* changed.
+    /// Regions whose figures changed as the region layers show them.
     pub regions: Vec<RegionId>,
+    /// Regions that are or were hot or cold spots whose Gi* figures changed.
+    pub hotspots: Vec<RegionId>,
 }
 
 /// The default window's view, kept current, and a few others, kept until the next
@@ -157,10 +172,14 @@ impl Views {
         let mut changes = Changes::default();
         for id in 0..engine.index().len() as RegionId {
             let attrs = RegionAttrs::of(snapshot, &gi, id);
-            if self.attrs[id as usize] != attrs {
-                self.attrs[id as usize] = attrs;
+            let old = &self.attrs[id as usize];
+            if old.region_differs(&attrs) {
                 changes.regions.push(id);
             }
+            if old.hotspot_differs(&attrs) {
+                changes.hotspots.push(id);
+            }
+            self.attrs[id as usize] = attrs;
         }
         self.current = Arc::new(View {
             window: snapshot.window,
