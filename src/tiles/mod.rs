@@ -397,11 +397,13 @@ impl Tiles {
     /// the cluster hulls.
     pub fn warm_up(self: &Arc<Self>) {
         self.schedule_clusters();
+        let started = Instant::now();
         for z in 0..=MAX_SOURCE_ZOOM {
             for level in RegionLevel::ALL {
                 self.pyramid.shapes(level, z);
             }
         }
+        tracing::info!(seconds = started.elapsed().as_secs_f64(), "tile geometry ready for every zoom");
     }
 
     /// A tile of `source` at `coord` (whose zoom the caller has checked against the
