@@ -1,8 +1,9 @@
 //! The tile cache: encoded tiles by source, address and window, bounded in bytes and
 //! evicted least recently used first.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::body::Bytes;
 
@@ -60,96 +61,133 @@ impl EncodedTile {
     }
 }
 
-/// An LRU map of tiles bounded by the bytes they hold.
+/// A map of tiles bounded by the bytes they hold, evicting the least recently used.
+/// Reads share a lock and only stamp the entry's last use; eviction, rare, sorts by
+/// those stamps and drops the oldest eighth at once.
 pub struct TileCache {
     capacity: usize,
+    inner: RwLock<Inner>,
+    clock: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+struct Inner {
+    entries: HashMap<TileKey, Entry>,
     used: usize,
-    tick: u64,
-    entries: HashMap<TileKey, (Arc<EncodedTile>, u64)>,
-    order: BTreeMap<u64, TileKey>,
-    hits: u64,
-    misses: u64,
+}
+
+struct Entry {
+    tile: Arc<EncodedTile>,
+    last_use: AtomicU64,
 }
 
 impl TileCache {
     /// A cache holding at most `capacity` bytes (0: caches nothing).
     pub fn new(capacity: usize) -> TileCache {
-        TileCache { capacity, used: 0, tick: 0, entries: HashMap::new(), order: BTreeMap::new(), hits: 0, misses: 0 }
+        TileCache {
+            capacity,
+            inner: RwLock::new(Inner { entries: HashMap::new(), used: 0 }),
+            clock: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A cached tile, marked as just used.
-    pub fn get(&mut self, key: &TileKey) -> Option<Arc<EncodedTile>> {
-        self.tick += 1;
-        let tick = self.tick;
-        match self.entries.get_mut(key) {
-            Some((tile, used)) => {
-                self.order.remove(used);
-                *used = tick;
-                self.order.insert(tick, *key);
-                self.hits += 1;
-                Some(Arc::clone(tile))
+    pub fn get(&self, key: &TileKey) -> Option<Arc<EncodedTile>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let inner = self.read();
+        match inner.entries.get(key) {
+            Some(entry) => {
+                entry.last_use.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(Arc::clone(&entry.tile))
             }
             None => {
-                self.misses += 1;
+                self.misses.fetch_add(1, Ordering::Relaxed);
                 None
             }
         }
     }
 
     /// Stores a tile, evicting the least recently used ones to make room.
-    pub fn insert(&mut self, key: TileKey, tile: Arc<EncodedTile>) {
+    pub fn insert(&self, key: TileKey, tile: Arc<EncodedTile>) {
         let cost = tile.cost();
         if cost > self.capacity {
             return;
         }
-        self.remove(&key);
-        while self.used + cost > self.capacity {
-            let Some((_, oldest)) = self.order.pop_first() else { break };
-            if let Some((old, _)) = self.entries.remove(&oldest) {
-                self.used -= old.cost();
-            }
+        let mut inner = self.write();
+        let entry = Entry { tile, last_use: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)) };
+        if let Some(old) = inner.entries.insert(key, entry) {
+            inner.used -= old.tile.cost();
         }
-        self.tick += 1;
-        self.order.insert(self.tick, key);
-        self.entries.insert(key, (tile, self.tick));
-        self.used += cost;
+        inner.used += cost;
+        if inner.used > self.capacity {
+            self.evict(&mut inner);
+        }
     }
 
-    /// Drops one tile.
-    pub fn remove(&mut self, key: &TileKey) {
-        if let Some((old, used)) = self.entries.remove(key) {
-            self.order.remove(&used);
-            self.used -= old.cost();
+    /// Drops the least recently used entries until an eighth of the bound is free.
+    fn evict(&self, inner: &mut Inner) {
+        let target = self.capacity - self.capacity / 8;
+        let mut by_age: Vec<(u64, TileKey)> =
+            inner.entries.iter().map(|(k, e)| (e.last_use.load(Ordering::Relaxed), *k)).collect();
+        by_age.sort_unstable_by_key(|(t, _)| *t);
+        for (_, key) in by_age {
+            if inner.used <= target {
+                break;
+            }
+            if let Some(old) = inner.entries.remove(&key) {
+                inner.used -= old.tile.cost();
+            }
         }
     }
 
     /// Drops every tile for which `stale` says so; returns how many.
-    pub fn invalidate(&mut self, mut stale: impl FnMut(&TileKey) -> bool) -> usize {
-        let keys: Vec<TileKey> = self.entries.keys().filter(|k| stale(k)).copied().collect();
-        for key in &keys {
-            self.remove(key);
-        }
-        keys.len()
+    pub fn invalidate(&self, mut stale: impl FnMut(&TileKey) -> bool) -> usize {
+        let mut inner = self.write();
+        let before = inner.entries.len();
+        let mut freed = 0;
+        inner.entries.retain(|k, e| {
+            let keep = !stale(k);
+            if !keep {
+                freed += e.tile.cost();
+            }
+            keep
+        });
+        inner.used -= freed;
+        before - inner.entries.len()
     }
 
     /// Number of tiles held.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.read().entries.len()
     }
 
     /// Whether no tile is held.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Bytes held (as counted for the bound).
     pub fn used(&self) -> usize {
-        self.used
+        self.read().used
     }
 
     /// Hits and misses so far.
     pub fn stats(&self) -> (u64, u64) {
-        (self.hits, self.misses)
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 }
 
@@ -165,18 +203,19 @@ mod tests {
     fn evicts_the_least_recently_used_within_the_byte_bound() {
         let tile = || Arc::new(EncodedTile::new(vec![0; 300]));
         let one = tile().cost();
-        let mut cache = TileCache::new(3 * one);
-        for x in 0..3 {
+        let cache = TileCache::new(8 * one);
+        for x in 0..8 {
             cache.insert(key(x), tile());
         }
-        assert!(cache.get(&key(0)).is_some()); // 1 is now the oldest
-        cache.insert(key(3), tile());
-        assert!(cache.get(&key(1)).is_none());
-        assert!(cache.get(&key(0)).is_some() && cache.get(&key(2)).is_some() && cache.get(&key(3)).is_some());
-        assert_eq!(cache.used(), 3 * one);
-        assert_eq!(cache.invalidate(|k| k.coord.x >= 2), 2);
-        assert_eq!(cache.len(), 1);
-        let mut off = TileCache::new(0);
+        assert!(cache.get(&key(0)).is_some()); // 1 and 2 are now the oldest
+        cache.insert(key(8), tile());
+        // Over the bound: the oldest go until an eighth is free.
+        assert!(cache.get(&key(1)).is_none() && cache.get(&key(2)).is_none());
+        assert!([0, 3, 4, 5, 6, 7, 8].iter().all(|&x| cache.get(&key(x)).is_some()));
+        assert_eq!(cache.used(), 7 * one);
+        assert_eq!(cache.invalidate(|k| k.coord.x >= 4), 5);
+        assert_eq!((cache.len(), cache.used()), (2, 2 * one));
+        let off = TileCache::new(0);
         off.insert(key(0), tile());
         assert!(off.is_empty());
     }

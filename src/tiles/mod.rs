@@ -354,7 +354,7 @@ pub struct Tiles {
     /// The model's window, which tiles without `window` show.
     default_days: u32,
     pyramid: Pyramid,
-    cache: Mutex<TileCache>,
+    cache: TileCache,
     /// Bumped by every change, so that a tile rendered from the state before a change
     /// is never cached after it.
     generation: AtomicU64,
@@ -375,7 +375,7 @@ impl Tiles {
             config,
             default_days,
             pyramid,
-            cache: Mutex::new(TileCache::new(config.cache_bytes)),
+            cache: TileCache::new(config.cache_bytes),
             generation: AtomicU64::new(0),
             views: Mutex::new(views),
             clusters: Mutex::new((false, false)),
@@ -390,7 +390,7 @@ impl Tiles {
     /// A tile if it is cached (without touching the engine).
     pub fn cached(&self, source: Source, coord: TileCoord, window: Option<u32>) -> Option<Arc<EncodedTile>> {
         let window = window.filter(|&d| d != self.default_days);
-        self.lock_cache().get(&TileKey { source, coord, window })
+        self.cache.get(&TileKey { source, coord, window })
     }
 
     /// Prepares the region polygons of every zoom (otherwise made on first use) and
@@ -412,7 +412,7 @@ impl Tiles {
         let engine = read(&self.engine);
         let window = window.filter(|&d| d != self.default_days);
         let key = TileKey { source, coord, window };
-        if let Some(tile) = self.lock_cache().get(&key) {
+        if let Some(tile) = self.cache.get(&key) {
             return Ok(tile);
         }
         let generation = self.generation.load(Ordering::Acquire);
@@ -424,9 +424,8 @@ impl Tiles {
         })?;
         drop(engine);
         let tile = Arc::new(EncodedTile::new(bytes));
-        let mut cache = self.lock_cache();
         if self.generation.load(Ordering::Acquire) == generation {
-            cache.insert(key, Arc::clone(&tile));
+            self.cache.insert(key, Arc::clone(&tile));
         }
         Ok(tile)
     }
@@ -454,7 +453,7 @@ impl Tiles {
             IncidentChange::None | IncidentChange::All => &[],
         };
         let all_incidents = matches!(incidents, IncidentChange::All);
-        let dropped = self.lock_cache().invalidate(|key| {
+        let dropped = self.cache.invalidate(|key| {
             if key.window.is_some() {
                 return true;
             }
@@ -502,7 +501,7 @@ impl Tiles {
             let changed = lock(&tiles.views).set_clusters(hulls);
             if !changed.is_empty() {
                 tiles.generation.fetch_add(1, Ordering::AcqRel);
-                tiles.lock_cache().invalidate(|key| {
+                tiles.cache.invalidate(|key| {
                     key.source.layers_at(key.coord.z).contains(&Layer::HotspotClusters) && {
                         let bounds = key.coord.lonlat_bounds_with(coord::BUFFER);
                         key.window.is_some() || changed.iter().any(|a| a.intersects(&bounds))
@@ -524,14 +523,10 @@ impl Tiles {
 
     /// Number of cached tiles, bytes held, hits and misses.
     pub fn cache_stats(&self) -> (usize, usize, u64, u64) {
-        let cache = self.lock_cache();
-        let (hits, misses) = cache.stats();
-        (cache.len(), cache.used(), hits, misses)
+        let (hits, misses) = self.cache.stats();
+        (self.cache.len(), self.cache.used(), hits, misses)
     }
 
-    fn lock_cache(&self) -> MutexGuard<'_, TileCache> {
-        lock(&self.cache)
-    }
 }
 
 /// A mutex whose holder panicked still holds consistent data here (every update is
