@@ -526,7 +526,6 @@ impl Tiles {
         let (hits, misses) = self.cache.stats();
         (self.cache.len(), self.cache.used(), hits, misses)
     }
-
 }
 
 /// A mutex whose holder panicked still holds consistent data here (every update is

@@ -3,11 +3,10 @@
 //! per-layer deduplicated keys and values are the `mvt` crate's encoding).
 
 use geo::{BoundingRect, Geometry, Intersects, Rect};
-use i_overlay::i_shape::int::shape::IntShape;
 use mvt::{GeomEncoder, GeomType};
 
 use super::coord::{project, world_size, TileCoord, BUFFER, EXTENT};
-use super::shapes::{clip_line, snap_polygon, PixelBox, PixelShape};
+use super::shapes::{clip_line, snap_polygon, IntPoint, IntShape, PixelBox, PixelShape};
 use super::view::{hundredths, severe_count, tenths, View};
 use super::{Layer, Source, Tiles};
 use crate::engine::regions::RegionId;
@@ -58,12 +57,22 @@ impl Frame {
         (x - self.origin.0 as f64, y - self.origin.1 as f64)
     }
 
-    fn add_polygon(&self, encoder: &mut GeomEncoder<f64>, polygon: &IntShape) -> Result<(), mvt::Error> {
+    fn add_polygon(
+        &self,
+        encoder: &mut GeomEncoder<f64>,
+        polygon: &IntShape,
+        last: &mut Option<IntPoint>,
+    ) -> Result<(), mvt::Error> {
         for ring in polygon {
-            for p in ring {
+            // The encoder drops the MoveTo of a ring that starts where the previous one
+            // ended (valid polygons may touch at a point), which breaks the ring: start
+            // such a ring one vertex later.
+            let start = usize::from(ring.first() == last.as_ref());
+            for p in ring[start..].iter().chain(&ring[..start]) {
                 let (x, y) = self.local(f64::from(p.x), f64::from(p.y));
                 encoder.add_point(x, y)?;
             }
+            *last = ring[start..].iter().chain(&ring[..start]).last().copied();
             encoder.complete_geom()?;
         }
         Ok(())
@@ -74,10 +83,11 @@ impl Frame {
         let mut encoder = GeomEncoder::new(GeomType::Polygon);
         let mut result = Ok(());
         let mut any = false;
+        let mut last = None;
         shape.clipped(&self.clip, |polygon| {
             any = true;
             if result.is_ok() {
-                result = self.add_polygon(&mut encoder, polygon);
+                result = self.add_polygon(&mut encoder, polygon, &mut last);
             }
         });
         result?;
@@ -180,12 +190,12 @@ fn region_layer(
         feature.add_tag_string("level", level.as_str());
         if hotspots {
             feature.add_tag_sint("hotspot_bin", i64::from(gi.bin));
-            feature.add_tag_float("z", hundredths(gi.z) as f32 / 100.0);
-            feature.add_tag_float("p", hundredths(gi.p) as f32 / 100.0);
+            feature.add_tag_double("z", hundredths(gi.z) as f64 / 100.0);
+            feature.add_tag_double("p", hundredths(gi.p) as f64 / 100.0);
         } else {
             let (standing, stats) = (snapshot.standings[id as usize], &snapshot.stats[id as usize]);
             feature.add_tag_string("risk_level", standing.level.as_str());
-            feature.add_tag_float("score", tenths(standing.score) as f32 / 10.0);
+            feature.add_tag_double("score", tenths(standing.score) as f64 / 10.0);
             feature.add_tag_uint("incident_count", u64::from(stats.count));
             feature.add_tag_uint("severe_count", u64::from(severe_count(stats)));
             feature.add_tag_sint("hotspot_bin", i64::from(gi.bin));

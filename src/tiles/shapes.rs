@@ -17,8 +17,15 @@ use i_overlay::core::fill_rule::FillRule;
 use i_overlay::core::overlay::{IntOverlayOptions, Overlay, ShapeType};
 use i_overlay::core::overlay_rule::OverlayRule;
 use i_overlay::core::simplify::Simplify;
-use i_overlay::i_float::int::point::IntPoint;
-use i_overlay::i_shape::int::shape::{IntContour, IntShape, IntShapes};
+
+/// A point in world pixels.
+pub type IntPoint = i_overlay::i_float::int::point::IntPoint<i32>;
+/// A closed ring, not repeating its first point.
+pub type IntContour = i_overlay::i_shape::int::shape::IntContour<i32>;
+/// A polygon: exterior ring, then holes.
+pub type IntShape = i_overlay::i_shape::int::shape::IntShape<i32>;
+/// Polygons.
+pub type IntShapes = i_overlay::i_shape::int::shape::IntShapes<i32>;
 
 use super::coord::{project, world_size};
 
@@ -124,13 +131,19 @@ impl PixelShape {
         if !clip.intersects(&self.bbox) {
             return;
         }
+        let mut crossing: Vec<&IntShape> = Vec::new();
         for (polygon, b) in self.polygons.iter().zip(&self.boxes) {
             if clip.contains(b) {
                 f(polygon);
             } else if clip.intersects(b) {
-                for part in clip_polygon(polygon, clip) {
-                    f(&part);
-                }
+                crossing.push(polygon);
+            }
+        }
+        // Clipped together, so that pieces of different polygons that snap onto the
+        // same stretch of the tile's edge are merged rather than overlapping.
+        if !crossing.is_empty() {
+            for part in clip_polygons(&crossing, clip) {
+                f(&part);
             }
         }
     }
@@ -149,8 +162,8 @@ pub fn snap_polygons(shape: &MultiPolygon<f64>, z: u8) -> IntShapes {
     if contours.is_empty() {
         return Vec::new();
     }
-    let mut shapes = contours.simplify(FillRule::NonZero, IntOverlayOptions::default());
-    shapes.iter_mut().for_each(orient);
+    let mut shapes = contours.simplify(FillRule::NonZero, IntOverlayOptions::ogc());
+    tidy(&mut shapes);
     shapes
 }
 
@@ -202,6 +215,46 @@ pub fn twice_area(ring: &[IntPoint]) -> i64 {
         .sum()
 }
 
+/// Drops rings without area (an overlay can leave a two-point ring where a sliver
+/// vanished) and polygons whose exterior has none, and winds the rest as vector tiles
+/// want.
+fn tidy(shapes: &mut IntShapes) {
+    let has_area = |ring: &IntContour| ring.len() >= 3 && twice_area(ring) != 0;
+    shapes.retain_mut(|polygon| {
+        if !polygon.first().is_some_and(has_area) {
+            return false;
+        }
+        let exterior = polygon[0].clone();
+        let mut first = true;
+        polygon.retain(|ring| {
+            let keep = has_area(ring) && (first || inside(&exterior, ring));
+            first = false;
+            keep
+        });
+        orient(polygon);
+        true
+    });
+}
+
+/// Whether a hole lies in its exterior ring (tested at the centre of its vertices,
+/// which for the slivers the overlay can misplace is inside the sliver): the overlay
+/// at times attaches a sliver hole to the wrong exterior; such a hole covers nothing
+/// and is dropped.
+fn inside(exterior: &IntContour, hole: &IntContour) -> bool {
+    let n = hole.len() as f64;
+    let x = hole.iter().map(|p| f64::from(p.x)).sum::<f64>() / n;
+    let y = hole.iter().map(|p| f64::from(p.y)).sum::<f64>() / n;
+    let mut crossings = false;
+    for (i, a) in exterior.iter().enumerate() {
+        let b = exterior[(i + 1) % exterior.len()];
+        let (ax, ay, bx, by) = (f64::from(a.x), f64::from(a.y), f64::from(b.x), f64::from(b.y));
+        if (ay > y) != (by > y) && x < ax + (y - ay) / (by - ay) * (bx - ax) {
+            crossings = !crossings;
+        }
+    }
+    crossings
+}
+
 /// Winds a polygon the way vector tiles want: exterior positive, holes negative.
 fn orient(polygon: &mut IntShape) {
     for (i, ring) in polygon.iter_mut().enumerate() {
@@ -211,14 +264,16 @@ fn orient(polygon: &mut IntShape) {
     }
 }
 
-/// The part of a valid polygon inside a box, as valid polygons.
-fn clip_polygon(polygon: &IntShape, clip: &PixelBox) -> IntShapes {
-    let points = polygon.iter().map(Vec::len).sum::<usize>() + 4;
-    let mut overlay = Overlay::new(points);
-    overlay.add_shape(polygon, ShapeType::Subject);
+/// The parts of valid polygons inside a box, as valid polygons.
+fn clip_polygons(polygons: &[&IntShape], clip: &PixelBox) -> IntShapes {
+    let points = polygons.iter().flat_map(|p| p.iter()).map(Vec::len).sum::<usize>() + 4;
+    let mut overlay = Overlay::new_custom(points, IntOverlayOptions::ogc(), Default::default());
+    for polygon in polygons {
+        overlay.add_source(*polygon, ShapeType::Subject);
+    }
     overlay.add_contour(&clip.ring(), ShapeType::Clip);
     let mut parts = overlay.overlay(OverlayRule::Intersect, FillRule::NonZero);
-    parts.iter_mut().for_each(orient);
+    tidy(&mut parts);
     parts
 }
 
