@@ -211,3 +211,49 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     parts.headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.pick("id", "en")));
     Response::from_parts(parts, Body::from(bytes))
 }
+
+/// The body [`render_problems`] writes, as the OpenAPI schema `Problem`.
+impl utoipa::PartialSchema for Problem {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let text = |description: &str| ObjectBuilder::new().schema_type(Type::String).description(Some(description));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "RFC 9457 problem details, in Bahasa Indonesia or English by the request's Accept-Language \
+                 (Content-Language says which).",
+            ))
+            .property(
+                "type",
+                text(
+                    "`/problems/` and the kind of problem: region-not-found, invalid-parameter, \
+                     tile-source-not-found, not-found, database-unavailable, internal, or http-error for other \
+                     statuses (405 and the like).",
+                )
+                .examples(["/problems/invalid-parameter"]),
+            )
+            .property("title", text("Short title of the kind of problem."))
+            .property(
+                "status",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(400))
+                    .maximum(Some(599))
+                    .description(Some("The HTTP status.")),
+            )
+            .property("detail", text("What went wrong with this request."))
+            .property("instance", text("The path of the request.").examples(["/api/regions/99.99"]))
+            .property("kode", text("region-not-found: the region code asked for."))
+            .property("parameter", text("invalid-parameter: the parameter that is malformed or out of range."))
+            .property("source", text("tile-source-not-found: the tile source asked for."))
+            .required("type")
+            .required("title")
+            .required("status")
+            .required("detail")
+            .required("instance")
+            .build()
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Problem {}

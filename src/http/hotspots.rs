@@ -4,43 +4,204 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use geo::Polygon;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::risk::{parse_days, parse_level, window};
 use super::AppState;
 use crate::engine::hotspots::DEFAULT_K;
 use crate::engine::WeightsKind;
 use crate::incident::Category;
-use crate::region::RegionLevel;
+use crate::region::{RegionCode, RegionLevel};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/hotspots", get(gi)).route("/api/hotspots/clusters", get(clusters))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(gi)).routes(routes!(clusters))
 }
 
 fn invalid(param: &str, detail: String) -> ApiError {
     ApiError::InvalidParameter { param: param.into(), detail }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct GiQuery {
+    /// Level of the regions.
+    #[param(value_type = Option<RegionLevel>, inline, default = "kabupaten_kota")]
     level: Option<String>,
+    /// Length of the window in days, ending now; `30d` is read as 30. Default: the risk
+    /// model's `window_days` (90 unless the model file changes it).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     window: Option<String>,
+    /// Spatial weights: `queen` contiguity (boundaries touching within 1e-4 degrees) or
+    /// the `k` nearest centroids (`knn`).
+    #[param(value_type = Option<WeightsName>, inline, default = "queen")]
     weights: Option<String>,
+    /// Number of neighbours with `weights=knn`.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50, default = json!(DEFAULT_K))]
     k: Option<String>,
+    /// Benjamini-Hochberg false-discovery-rate correction of the bins (`1` and `0` are
+    /// read as true and false).
+    #[param(value_type = Option<bool>, default = false)]
     fdr: Option<String>,
 }
 
-/// `GET /api/hotspots?level=&window=&weights=queen|knn&k=&fdr=`: Getis-Ord Gi* of every
-/// region of a level on its score: z, two-sided p, and a bin from -3 (cold, 99 %) to +3
-/// (hot, 99 %).
+/// Spatial weights by name, as `weights=` takes them and `weights.type` reports them.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the names the handler reads and writes, for the OpenAPI document")]
+enum WeightsName {
+    /// Queen contiguity.
+    Queen,
+    /// k nearest neighbours.
+    Knn,
+}
+
+/// The window of a hotspot analysis.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct HotspotWindow {
+    /// Length in days, ending now.
+    days: u32,
+}
+
+/// The spatial weights used.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct Weights {
+    r#type: WeightsName,
+    /// Number of neighbours, with `knn` only.
+    #[schema(nullable = false)]
+    k: Option<usize>,
+}
+
+/// A region's Gi* result.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct HotspotRegion {
+    kode: RegionCode,
+    /// Official name.
+    nama: String,
+    /// The value analysed: the region's risk score in the window.
+    value: f64,
+    /// Gi* standard score: positive where high scores cluster, negative where low ones do.
+    z: f64,
+    /// Two-sided p-value of `z`.
+    #[schema(minimum = 0, maximum = 1)]
+    p: f64,
+    /// +3/+2/+1: hot spot at 99/95/90 % confidence; -3/-2/-1: cold spot; 0: not significant.
+    #[schema(minimum = -3, maximum = 3)]
+    bin: i8,
+}
+
+/// The answer of `GET /api/hotspots`.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct Hotspots {
+    level: RegionLevel,
+    window: HotspotWindow,
+    weights: Weights,
+    /// Whether the bins were corrected for the false-discovery rate.
+    fdr: bool,
+    /// What was computed, in words.
+    statistic: String,
+    /// Number of regions.
+    count: usize,
+    /// Every region of the level.
+    regions: Vec<HotspotRegion>,
+}
+
+/// A GeoJSON Polygon, EPSG:4326 `[lon, lat]` to 7 decimals, exterior counter-clockwise.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct PolygonGeometry {
+    /// `Polygon`.
+    #[schema(pattern = "^Polygon$", example = "Polygon")]
+    r#type: String,
+    /// Rings (exterior first), each a list of `[lon, lat]`.
+    coordinates: Vec<Vec<[f64; 2]>>,
+}
+
+/// What a cluster holds.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct ClusterProperties {
+    /// Number of incidents.
+    count: usize,
+    /// The most frequent category among them.
+    dominant_category: Category,
+    /// The highest severity among them.
+    #[schema(minimum = 1, maximum = 5)]
+    max_severity: u8,
+    /// Mean position `[lon, lat]`, degrees.
+    #[schema(min_items = 2, max_items = 2)]
+    centroid: [f64; 2],
+}
+
+/// A DBSCAN cluster as a GeoJSON Feature: the hull of its incidents.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct ClusterFeature {
+    /// `Feature`.
+    #[schema(pattern = "^Feature$", example = "Feature")]
+    r#type: String,
+    /// Cluster number, from 1.
+    #[schema(minimum = 1)]
+    id: usize,
+    /// Convex hull of the incidents, or a small square around a degenerate cluster.
+    geometry: PolygonGeometry,
+    properties: ClusterProperties,
+}
+
+/// The parameters a clustering ran with.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct ClusterParameters {
+    /// Window in days, ending now.
+    window_days: u32,
+    /// Neighbourhood radius, metres.
+    eps_m: f64,
+    /// Least number of incidents within `eps_m` of a core point.
+    min_points: usize,
+}
+
+/// The answer of `GET /api/hotspots/clusters`: a GeoJSON FeatureCollection.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct ClusterCollection {
+    /// `FeatureCollection`.
+    #[schema(pattern = "^FeatureCollection$", example = "FeatureCollection")]
+    r#type: String,
+    features: Vec<ClusterFeature>,
+    parameters: ClusterParameters,
+}
+
+/// Hot and cold spots of regions (Getis-Ord Gi*)
+///
+/// Getis-Ord Gi* of every region of a level on its risk score (binary weights including
+/// the region itself): z, two-sided p, and a bin from -3 (cold spot, 99 %) to +3 (hot
+/// spot, 99 %), 0 when not significant.
+#[utoipa::path(
+    get,
+    path = "/api/hotspots",
+    operation_id = "getHotspots",
+    tag = "hotspots",
+    params(GiQuery),
+    responses(
+        (status = 200, description = "Gi* of every region of the level.", body = Hotspots),
+        (status = 400, description = "Malformed `level`, `window`, `weights`, `k` or `fdr`, or an unknown query \
+            parameter.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn gi(State(state): State<AppState>, Query(q): Query<GiQuery>) -> Result<Json<Value>, ApiError> {
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
@@ -89,17 +250,40 @@ async fn gi(State(state): State<AppState>, Query(q): Query<GiQuery>) -> Result<J
     Ok(Json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ClusterQuery {
+    /// Length of the window in days, ending now; `30d` is read as 30. Default: the risk
+    /// model's `window_days` (90 unless the model file changes it).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     window: Option<String>,
+    /// DBSCAN neighbourhood radius in metres (above 0).
+    #[param(value_type = Option<f64>, exclusive_minimum = 0, maximum = 100_000, default = 5000)]
     eps_m: Option<String>,
+    /// DBSCAN: least number of incidents within `eps_m` of a core point.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100_000, default = 5)]
     min_points: Option<String>,
 }
 
-/// `GET /api/hotspots/clusters?window=&eps_m=&min_points=`: DBSCAN clusters of the
-/// incidents in the window as a GeoJSON FeatureCollection of hull polygons with their
+/// Clusters of incidents (DBSCAN)
+///
+/// DBSCAN clusters of the locations of the incidents (kejadian) in the window, as a
+/// GeoJSON FeatureCollection (`application/geo+json`) of hull polygons with their
 /// count, dominant category and highest severity.
+#[utoipa::path(
+    get,
+    path = "/api/hotspots/clusters",
+    operation_id = "getHotspotClusters",
+    tag = "hotspots",
+    params(ClusterQuery),
+    responses(
+        (status = 200, description = "The clusters.", body = ClusterCollection, content_type = "application/geo+json"),
+        (status = 400, description = "Malformed `window`, `eps_m` or `min_points`, or an unknown query parameter.",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn clusters(State(state): State<AppState>, Query(q): Query<ClusterQuery>) -> Result<Response, ApiError> {
     let days = parse_days("window", q.window.as_deref())?;
     let eps_m = match q.eps_m.as_deref().filter(|v| !v.is_empty()) {

@@ -5,10 +5,12 @@ mod error;
 mod extract;
 mod health;
 mod hotspots;
+mod openapi;
 mod regions;
 mod risk;
 mod styles;
 mod tiles;
+mod workers;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -20,6 +22,7 @@ use sqlx::PgPool;
 use crate::engine::Engine;
 use crate::tiles::{TileConfig, Tiles};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use self::error::{ApiError, PROBLEM_JSON};
 
@@ -63,16 +66,25 @@ impl AppState {
     }
 }
 
-/// The whole application: every resource's routes, a problem+json fallback, and the
-/// error rendering.
-pub fn app(state: AppState) -> Router {
-    Router::new()
+/// Every route with its OpenAPI documentation. Handlers are routed only through
+/// `utoipa_axum::routes!`, which registers a handler and its `#[utoipa::path]` at once,
+/// so that `/openapi.json` (read off this router) describes exactly what is served.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(health::router())
         .merge(regions::router())
         .merge(risk::router())
         .merge(hotspots::router())
         .merge(tiles::router())
         .merge(styles::router())
+        .merge(openapi::router())
+}
+
+/// The whole application: every resource's routes, a problem+json fallback, and the
+/// error rendering.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router
         .fallback(|| async { ApiError::NoRoute })
         .with_state(state)
         .layer(axum::middleware::from_fn(error::render_problems))
@@ -101,7 +113,7 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
         }
     });
     tracing::info!(address = %listener.local_addr()?, "serving");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await
+    workers::serve(listener, app(state), shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -4,32 +4,125 @@
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::AppState;
 use crate::db;
 use crate::region::{RegionCode, RegionLevel};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/regions", get(list)).route("/api/regions/{kode}", get(feature))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(feature))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Level of the regions listed. Without it: every level, or with `parent` the level
+    /// just below the parent.
+    #[param(value_type = Option<RegionLevel>, inline, example = "kabupaten_kota")]
     level: Option<String>,
+    /// A region code: only regions within this region are listed.
+    #[param(value_type = Option<RegionCode>, inline, example = "73")]
     parent: Option<String>,
 }
 
-/// `GET /api/regions?level=&parent=`: regions of a level, or within a parent's
-/// subtree. With a parent and no level, the level just below the parent.
+/// A region without its geometry.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handlers write, for the OpenAPI document")]
+struct RegionSummary {
+    kode: RegionCode,
+    /// Official name (nama wilayah).
+    #[schema(example = "Kota Makassar")]
+    nama: String,
+    level: RegionLevel,
+    /// Code of the parent region (induk); null for a provinsi.
+    #[schema(value_type = Option<RegionCode>, example = "73")]
+    induk: Option<String>,
+    /// Stable integer id of the region's map features: the code's digits (73.71 -> 7371).
+    #[schema(example = 7371)]
+    feature_id: i64,
+    /// Bounding box `[west, south, east, north]`, degrees (EPSG:4326).
+    #[schema(min_items = 4, max_items = 4)]
+    bbox: [f64; 4],
+    /// A point inside the region `[lon, lat]`, degrees (EPSG:4326), for labels.
+    #[schema(min_items = 2, max_items = 2)]
+    label_point: [f64; 2],
+    /// Area on the WGS 84 spheroid (luas), km².
+    luas_km2: f64,
+    /// Autonomous region (daerah otonom); false for Jakarta's six administrative units.
+    otonom: bool,
+    /// Elects its head (pilkada).
+    pilkada: bool,
+}
+
+/// The answer of `GET /api/regions`.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct RegionList {
+    /// Number of regions listed.
+    count: usize,
+    /// The regions, in code order.
+    regions: Vec<RegionSummary>,
+}
+
+/// A region as a GeoJSON Feature (RFC 7946).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct RegionFeature {
+    /// `Feature`.
+    #[schema(pattern = "^Feature$", example = "Feature")]
+    r#type: String,
+    /// The region code.
+    id: RegionCode,
+    /// Bounding box `[west, south, east, north]`, degrees.
+    #[schema(min_items = 4, max_items = 4)]
+    bbox: [f64; 4],
+    geometry: MultiPolygon,
+    properties: RegionSummary,
+}
+
+/// A GeoJSON MultiPolygon, EPSG:4326 `[lon, lat]` to 7 decimals.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
+struct MultiPolygon {
+    /// `MultiPolygon`.
+    #[schema(pattern = "^MultiPolygon$", example = "MultiPolygon")]
+    r#type: String,
+    /// Polygons, each a list of rings (exterior first), each a list of `[lon, lat]`.
+    coordinates: Vec<Vec<Vec<[f64; 2]>>>,
+}
+
+/// List regions
+///
+/// Regions (wilayah) of a level, or within a parent region, without geometry, in code
+/// order. With a parent and no level, the level just below the parent: the
+/// kabupaten_kota of a provinsi, the kecamatan of a kabupaten_kota.
+#[utoipa::path(
+    get,
+    path = "/api/regions",
+    operation_id = "listRegions",
+    tag = "regions",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The regions.", body = RegionList),
+        (status = 400, description = "Malformed `level` or `parent`, or an unknown query parameter.",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No region has the `parent` code.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).",
+            body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Response, ApiError> {
     let level = query
         .level
@@ -59,7 +152,25 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> 
     Ok(Json(json!({ "count": regions.len(), "regions": regions })).into_response())
 }
 
-/// `GET /api/regions/{kode}`: one region as a GeoJSON Feature with its geometry.
+/// One region with its boundary
+///
+/// The region as a GeoJSON Feature (`application/geo+json`): its boundary in EPSG:4326
+/// to 7 decimals, its summary as properties.
+#[utoipa::path(
+    get,
+    path = "/api/regions/{kode}",
+    operation_id = "getRegion",
+    tag = "regions",
+    params(("kode" = inline(RegionCode), Path, description = "The region's code (kode wilayah).", example = "73.71")),
+    responses(
+        (status = 200, description = "The region.", body = RegionFeature, content_type = "application/geo+json"),
+        (status = 400, description = "Malformed code.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No region has this code.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).",
+            body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn feature(State(state): State<AppState>, Path(kode): Path<String>) -> Result<Response, ApiError> {
     let code: RegionCode = kode.parse().map_err(|e: crate::region::MalformedCode| ApiError::InvalidParameter {
         param: "kode".into(),

@@ -1,24 +1,28 @@
 //! `/api/risk` and `/api/regions/{kode}/risk`: every region's level for a window, and
 //! one region's explanation and daily history.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::AppState;
-use crate::engine::risk::DAY;
+use crate::engine::risk::{RiskLevel, DAY};
 use crate::engine::store::Window;
 use crate::engine::{day_string, Engine};
 use crate::incident::{Category, Status};
 use crate::region::{RegionCode, RegionLevel};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/risk", get(all)).route("/api/regions/{kode}/risk", get(one))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(all)).routes(routes!(one))
 }
 
 /// Longest window and history, in days.
@@ -60,15 +64,203 @@ fn counts(stats: &crate::engine::store::RegionStats) -> Value {
     json!({ "total": stats.count, "kategori": by_category, "status": by_status, "keparahan_maks": stats.max_severity() })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AllQuery {
+    /// Level of the regions.
+    #[param(value_type = Option<RegionLevel>, inline, default = "kabupaten_kota")]
     level: Option<String>,
+    /// Length of the window in days, ending now; `30d` is read as 30. Default: the risk
+    /// model's `window_days` (90 unless the model file changes it).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     window: Option<String>,
 }
 
-/// `GET /api/risk?level=&window=`: every region of a level with its level, score and
-/// counts for the window (default: the model's window, ending now).
+/// A window of time.
+#[derive(ToSchema)]
+#[schema(as = RiskWindow)]
+#[expect(dead_code, reason = "describes the JSON the handlers build, for the OpenAPI document")]
+struct WindowBody {
+    /// Length in days.
+    days: u32,
+    /// End of the window (now), RFC 3339.
+    #[schema(format = DateTime)]
+    as_of: String,
+}
+
+/// Incident counts (jumlah kejadian) of a region in a window.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handlers build, for the OpenAPI document")]
+struct Counts {
+    /// Incidents in the window.
+    total: u32,
+    /// Incidents per category (kategori), every category listed.
+    kategori: BTreeMap<Category, u32>,
+    /// Incidents per stage of handling (status), every status listed.
+    status: BTreeMap<Status, u32>,
+    /// Highest severity (keparahan) 1-5 among them; 0 without incidents.
+    #[schema(minimum = 0, maximum = 5)]
+    keparahan_maks: u8,
+}
+
+/// A region's risk in a window.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct RegionRisk {
+    kode: RegionCode,
+    /// Official name.
+    nama: String,
+    risk_level: RiskLevel,
+    /// Score: the incidents' decayed, weighted sum plus the indicators' parts.
+    score: f64,
+    counts: Counts,
+}
+
+/// The answer of `GET /api/risk`.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct RiskOfLevel {
+    level: RegionLevel,
+    window: WindowBody,
+    /// Number of regions.
+    count: usize,
+    /// Every region of the level, in code order.
+    regions: Vec<RegionRisk>,
+}
+
+/// An incident's part of a region's score.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
+struct Contribution {
+    /// Incident id.
+    id: i64,
+    /// When it happened, unix seconds.
+    occurred_at: i64,
+    /// Its part of the score.
+    contribution: f64,
+}
+
+/// An indicator's part of a region's score.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
+struct IndicatorPart {
+    /// Indicator name, e.g. `ikp_bawaslu`.
+    indicator: String,
+    /// Latest value.
+    value: f64,
+    /// Weight from the risk model (0 when the model does not count it).
+    weight: f64,
+    /// weight x value.
+    contribution: f64,
+}
+
+/// A rule's verdict.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
+struct RuleOutcome {
+    /// Rule name.
+    rule: String,
+    /// Whether it raised (or would raise) the level.
+    triggered: bool,
+    /// The level it raises to when triggered.
+    raises_to: RiskLevel,
+    /// What was counted.
+    detail: String,
+}
+
+/// What a window holds for a region, as the engine counts it.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
+struct RegionStats {
+    /// Incidents in the window.
+    count: u32,
+    /// Incidents per category, in the order of the `Category` values.
+    #[schema(min_items = 7, max_items = 7)]
+    by_category: [u32; 7],
+    /// Incidents per status, in the order of the `Status` values.
+    #[schema(min_items = 4, max_items = 4)]
+    by_status: [u32; 4],
+    /// The incidents' part of the score.
+    incident_score: f64,
+    /// Active incidents counted by the recent-severe rule.
+    recent_severe: u32,
+    /// Incidents in the 7 days up to the window's end.
+    this_week: u32,
+    /// Incidents in the 28 days before those.
+    previous_four_weeks: u32,
+    /// Incidents per severity 1-5.
+    #[schema(min_items = 5, max_items = 5)]
+    by_severity: [u32; 5],
+}
+
+/// Why a region has its level: every part of the score and every rule.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
+struct Explanation {
+    /// Final level, after the rules.
+    level: RiskLevel,
+    /// Score: `incident_score` plus the indicators' contributions.
+    score: f64,
+    /// The level from the score alone.
+    score_level: RiskLevel,
+    /// The incidents' part of the score: the sum of `contributions`.
+    incident_score: f64,
+    indicators: Vec<IndicatorPart>,
+    /// Every enabled rule, triggered or not.
+    rules: Vec<RuleOutcome>,
+    /// Every incident in the window with its part, largest first.
+    contributions: Vec<Contribution>,
+    stats: RegionStats,
+}
+
+/// A region's level at the end of one day.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
+struct DayLevel {
+    /// The day (UTC).
+    #[schema(format = Date)]
+    date: String,
+    level: RiskLevel,
+    /// Score at the end of that day.
+    score: f64,
+}
+
+/// The answer of `GET /api/regions/{kode}/risk`.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct RegionRiskDetail {
+    kode: RegionCode,
+    /// Official name.
+    nama: String,
+    level: RegionLevel,
+    window: WindowBody,
+    risk_level: RiskLevel,
+    /// Score.
+    score: f64,
+    counts: Counts,
+    explanation: Explanation,
+    /// The level at the end of each of the last `history_days` days, oldest first.
+    history: Vec<DayLevel>,
+}
+
+/// Risk levels of every region of a level
+///
+/// Every region of a level with its risk level (hijau, kuning, merah), score and
+/// incident counts for a window of days ending now.
+#[utoipa::path(
+    get,
+    path = "/api/risk",
+    operation_id = "listRisk",
+    tag = "risk",
+    params(AllQuery),
+    responses(
+        (status = 200, description = "Every region of the level.", body = RiskOfLevel),
+        (status = 400, description = "Malformed `level` or `window`, or an unknown query parameter.",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn all(State(state): State<AppState>, Query(q): Query<AllQuery>) -> Result<Json<Value>, ApiError> {
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
@@ -112,16 +304,42 @@ fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Res
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct OneQuery {
+    /// Length of the window in days, ending now; `30d` is read as 30. Default: the risk
+    /// model's `window_days` (90 unless the model file changes it).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     window: Option<String>,
+    /// Number of days of level history; `30d` is read as 30.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     history_days: Option<String>,
 }
 
-/// `GET /api/regions/{kode}/risk?window=&history_days=`: the explanation of a region's
-/// level (every contributing incident and indicator, every rule; the parts sum to the
-/// score) and its daily level history (default 90 days).
+/// A region's risk, explained, with its history
+///
+/// The region's risk level and score for the window, explained: every contributing
+/// incident (kejadian) and indicator with its part (the parts sum to the score), the
+/// score's own level and every rule with what it counted; and its level at the end of
+/// each of the last `history_days` days.
+#[utoipa::path(
+    get,
+    path = "/api/regions/{kode}/risk",
+    operation_id = "getRegionRisk",
+    tag = "risk",
+    params(
+        ("kode" = inline(RegionCode), Path, description = "The region's code (kode wilayah).", example = "73.71"),
+        OneQuery,
+    ),
+    responses(
+        (status = 200, description = "The region's risk.", body = RegionRiskDetail),
+        (status = 400, description = "Malformed code, `window` or `history_days`, or an unknown query parameter.",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No region has this code.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn one(
     State(state): State<AppState>,
     Path(kode): Path<String>,

@@ -5,10 +5,10 @@
 use axum::extract::Path;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::tiles::origin;
 use super::AppState;
 
@@ -19,12 +19,29 @@ const STYLES: [(&str, &str); 2] = [
 ];
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/styles/{name}", get(style))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(style))
 }
 
-/// `GET /styles/{name}`: a style (`sipks.json`, or `sipks-cb.json` with the
-/// colour-blind-safe palette).
+/// A MapLibre style
+///
+/// A MapLibre style (version 8) over this server's tiles, with the risk palette (hijau,
+/// kuning, merah): `sipks.json`, or `sipks-cb.json` with a colour-blind-safe palette.
+/// Its sources, glyphs and sprites name only the origin the client reached.
+#[utoipa::path(
+    get,
+    path = "/styles/{name}",
+    operation_id = "getStyle",
+    tag = "styles",
+    params(("name" = String, Path, description = "The style's file name: `sipks.json` or `sipks-cb.json`.",
+        example = "sipks.json")),
+    responses(
+        (status = 200, description = "The style (MapLibre style specification, version 8).", body = Object,
+            content_type = "application/json",
+            headers(("Cache-Control" = String, description = "`no-cache`: store, but revalidate."))),
+        (status = 404, description = "No style has this name.", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn style(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (_, text) = STYLES.iter().find(|(n, _)| *n == name).ok_or(ApiError::NoRoute)?;
     let body = text.replace("{origin}", &origin(&headers));

@@ -2,26 +2,27 @@
 //! Tiles carry a strong ETag (a hash of their content) and are revalidated by clients
 //! (`Cache-Control: no-cache`), since risk changes as incidents arrive.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::risk::parse_days;
 use super::AppState;
 use crate::tiles::{Source, TileCoord};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tiles", get(list))
-        .route("/tiles/{source}", get(tilejson))
-        .route("/tiles/{source}/{z}/{x}/{y}", get(tile))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(tilejson)).routes(routes!(tile))
 }
 
 /// Media type of Mapbox Vector Tiles.
@@ -78,7 +79,92 @@ fn tilejson_of(source: Source, origin: &str) -> Value {
     })
 }
 
-/// `GET /tiles`: every source with its TileJSON URL.
+/// A tile source as listed.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct TileSourceEntry {
+    name: Source,
+    /// Absolute URL of the source's TileJSON.
+    #[schema(format = "uri", example = "http://127.0.0.1:8080/tiles/sipks")]
+    tilejson: String,
+    /// Lowest zoom served.
+    minzoom: u8,
+    /// Highest zoom served.
+    maxzoom: u8,
+    /// Names of the source's layers.
+    layers: Vec<String>,
+}
+
+/// The answer of `GET /tiles`.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct TileSources {
+    /// Every tile source.
+    sources: Vec<TileSourceEntry>,
+}
+
+/// A layer of a tile source.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct VectorLayer {
+    /// The layer's name in the tiles.
+    #[schema(example = "kabupaten_kota")]
+    id: String,
+    /// What the layer holds.
+    description: String,
+    /// Lowest zoom the layer is in.
+    minzoom: u8,
+    /// Highest zoom the layer is in.
+    maxzoom: u8,
+    /// The features' attributes and their types (String, Number, Boolean).
+    #[schema(example = json!({"kode": "String", "score": "Number"}))]
+    fields: BTreeMap<String, String>,
+}
+
+/// TileJSON 3.0.0 of a tile source.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct TileJson {
+    /// `3.0.0`.
+    #[schema(pattern = "^3\\.0\\.0$", example = "3.0.0")]
+    tilejson: String,
+    /// `SIPKS` and the source's name.
+    name: String,
+    /// What the map shows.
+    description: String,
+    /// The server's version.
+    version: String,
+    /// Attribution of the boundary data and region codes.
+    attribution: String,
+    /// `xyz`: y = 0 is north.
+    #[schema(pattern = "^xyz$", example = "xyz")]
+    scheme: String,
+    /// Absolute URL templates of the tiles (`{z}/{x}/{y}.mvt`), at the origin the client reached.
+    #[schema(example = json!(["http://127.0.0.1:8080/tiles/sipks/{z}/{x}/{y}.mvt"]))]
+    tiles: Vec<String>,
+    /// Lowest zoom served.
+    minzoom: u8,
+    /// Highest zoom served.
+    maxzoom: u8,
+    /// Indonesia's extent `[west, south, east, north]`, degrees.
+    #[schema(min_items = 4, max_items = 4)]
+    bounds: [f64; 4],
+    /// Initial view `[lon, lat, zoom]`.
+    #[schema(min_items = 3, max_items = 3)]
+    center: [f64; 3],
+    vector_layers: Vec<VectorLayer>,
+}
+
+/// List the tile sources
+///
+/// Every vector tile source with its zooms, layers and the URL of its TileJSON.
+#[utoipa::path(
+    get,
+    path = "/tiles",
+    operation_id = "listTileSources",
+    tag = "tiles",
+    responses((status = 200, description = "The tile sources.", body = TileSources))
+)]
 async fn list(headers: HeaderMap) -> Json<Value> {
     let origin = origin(&headers);
     let sources: Vec<Value> = Source::ALL
@@ -96,17 +182,37 @@ async fn list(headers: HeaderMap) -> Json<Value> {
     Json(json!({ "sources": sources }))
 }
 
-/// `GET /tiles/{source}`: TileJSON 3.0.0.
+/// TileJSON of a tile source
+///
+/// TileJSON 3.0.0 of a source: the URL template of its tiles (absolute, at the origin
+/// the client reached), zooms, Indonesia's bounds, attribution, and every layer with its
+/// attributes and zooms.
+#[utoipa::path(
+    get,
+    path = "/tiles/{source}",
+    operation_id = "getTileJson",
+    tag = "tiles",
+    params(("source" = inline(Source), Path, description = "The tile source.", example = "sipks")),
+    responses(
+        (status = 200, description = "The TileJSON.", body = TileJson),
+        (status = 404, description = "No tile source has this name.", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn tilejson(Path(name): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     Ok(Json(tilejson_of(source(&name)?, &origin(&headers))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct TileQuery {
+    /// Length of the window in days, ending now; `30d` is read as 30. Default: the risk
+    /// model's `window_days` (90 unless the model file changes it).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     window: Option<String>,
     /// A version token clients may add to refetch after a live change; ignored.
     #[serde(rename = "v")]
+    #[param(example = "1")]
     _version: Option<String>,
 }
 
@@ -115,6 +221,22 @@ fn coordinate(param: &str, value: &str) -> Result<u64, ApiError> {
         param: param.into(),
         detail: format!("{value:?} is not a whole number"),
     })
+}
+
+/// The request headers a tile answer depends on (read by [`accepts_gzip`] and
+/// [`matches`]).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(dead_code, reason = "describes the headers the handler reads, for the OpenAPI document")]
+struct TileHeaders {
+    /// `gzip` (or `*`) without `q=0`: the tile is sent gzip-compressed, with
+    /// `Content-Encoding: gzip`.
+    #[param(rename = "Accept-Encoding", nullable = false, example = "gzip")]
+    accept_encoding: Option<String>,
+    /// Entity tags of the client's copy (or `*`): 304 when one is the tile's current tag
+    /// (weak comparison).
+    #[param(rename = "If-None-Match", nullable = false, example = "\"00c0ffee00c0ffee-gz\"")]
+    if_none_match: Option<String>,
 }
 
 /// Parses and checks a tile address against the source's zooms.
@@ -160,8 +282,60 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
     )
 }
 
-/// `GET /tiles/{source}/{z}/{x}/{y}[.mvt|.pbf]?window=`: a tile; 204 when empty, 304
-/// when the client's copy is current.
+/// A vector tile
+///
+/// A Mapbox Vector Tile (XYZ, Web Mercator, y = 0 north; extent 4096, buffer 64) of a
+/// source: regions (wilayah) with their risk level, score, incident counts and Gi* bin;
+/// incidents (kejadian), clustered below the cluster zoom; hotspot regions and clusters.
+/// Gzip-compressed when `Accept-Encoding` allows it. Every answer but an error carries a
+/// strong `ETag`, `Cache-Control: no-cache` (store, but revalidate) and
+/// `Vary: Accept-Encoding`; 304 when `If-None-Match` names the current tag, 204 when the
+/// tile has no features.
+#[utoipa::path(
+    get,
+    path = "/tiles/{source}/{z}/{x}/{y}",
+    operation_id = "getTile",
+    tag = "tiles",
+    params(
+        ("source" = inline(Source), Path, description = "The tile source.", example = "provinsi"),
+        ("z" = u8, Path, minimum = 0, maximum = 14,
+            description = "Zoom, within the source's zooms (kecamatan: 6 to 14, the others 0 to 14).", example = 5),
+        ("x" = u32, Path, minimum = 0, description = "Column, below 2^z.", example = 26),
+        ("y" = String, Path, pattern = "^[0-9]+(\\.(mvt|pbf))?$",
+            description = "Row, below 2^z (y = 0 is north), with an optional `.mvt` or `.pbf` suffix.",
+            example = "16.mvt"),
+        TileQuery,
+        TileHeaders,
+    ),
+    responses(
+        (status = 200, description = "The tile.",
+            content(("application/vnd.mapbox-vector-tile")),
+            headers(
+                ("ETag" = String, description = "Strong tag of the tile's content (and encoding)."),
+                ("Content-Encoding" = String, description = "`gzip` when the tile is compressed."),
+                ("Cache-Control" = String, description = "`no-cache`: store, but revalidate."),
+                ("Vary" = String, description = "`Accept-Encoding`."),
+            )),
+        (status = 204, description = "The tile has no features (no body).",
+            headers(
+                ("ETag" = String, description = "Strong tag of the empty tile."),
+                ("Cache-Control" = String, description = "`no-cache`: store, but revalidate."),
+                ("Vary" = String, description = "`Accept-Encoding`."),
+            )),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current (no body).",
+            headers(
+                ("ETag" = String, description = "The tile's current tag."),
+                ("Cache-Control" = String, description = "`no-cache`: store, but revalidate."),
+                ("Vary" = String, description = "`Accept-Encoding`."),
+            )),
+        (status = 400, description = "z outside the source's zooms, x or y not below 2^z, a coordinate that is \
+            not a whole number, a malformed `window`, or an unknown query parameter.",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No tile source has this name.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "Rendering the tile failed (logged).",
+            body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
 async fn tile(
     State(state): State<AppState>,
     Path((name, z, x, y)): Path<(String, String, String, String)>,
