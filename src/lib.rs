@@ -8,6 +8,7 @@
 //! - [`http`]: the axum server;
 //! - [`i18n`]: Bahasa Indonesia and English for user-facing text.
 
+pub mod auth;
 pub mod boundaries;
 pub mod db;
 pub mod engine;

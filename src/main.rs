@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use sipks::auth::Role;
 use sipks::boundaries::{self, ImportError, ImportOptions, PropertyNames};
 use sipks::engine::risk::RiskModel;
 use sipks::i18n::Lang;
+use sipks::region::RegionLevel;
 use sipks::tiles::TileConfig;
 use sipks::{db, http, service};
 
@@ -56,6 +58,35 @@ enum Command {
     /// Region-level indicators from other agencies (CSV kode,indicator,value,date).
     #[command(subcommand)]
     Indicators(LoadCommand),
+    /// Users of the API and the map (the first nasional user is made here).
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Make a user. The password is read from SIPKS_PASSWORD or, else, from the first
+    /// line of standard input (never a default).
+    Add {
+        /// Login name (lower case letters, digits, '.', '_' and '-').
+        username: String,
+        /// nasional, provinsi, kabupaten_kota or analis.
+        #[arg(long)]
+        role: String,
+        /// The region of a provinsi or kabupaten_kota user, e.g. 73.71.
+        #[arg(long)]
+        kode: Option<String>,
+        /// Full name.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List the users.
+    List,
+    /// Stop a user from logging in and revoke their tokens.
+    Disable {
+        /// Login name.
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -164,6 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Indicators(LoadCommand::Import { file, .. }) => {
             print_load(service::import_indicators(&pool, &file).await, cli.lang)?;
         }
+        Command::Users(command) => users(&pool, command, cli.lang).await?,
     }
     Ok(())
 }
@@ -239,4 +271,85 @@ async fn import(pool: &sqlx::PgPool, args: ImportArgs, lang: Lang) -> anyhow::Re
             lang.pick("impor dibatalkan; basis data tidak berubah", "import aborted; the database is unchanged"),
         )),
     }
+}
+
+async fn users(pool: &sqlx::PgPool, command: UsersCommand, lang: Lang) -> anyhow::Result<()> {
+    match command {
+        UsersCommand::Add { username, role, kode, name } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let region = kode.map(|k| k.parse::<sipks::region::RegionCode>()).transpose()?;
+            match (role.is_regional(), &region) {
+                (true, None) => anyhow::bail!("a {role} user needs --kode (the region they work in)"),
+                (false, Some(_)) => anyhow::bail!("a {role} user works nationally: leave out --kode"),
+                _ => {}
+            }
+            if let Some(code) = &region {
+                let expected = if role == Role::Provinsi { RegionLevel::Provinsi } else { RegionLevel::KabupatenKota };
+                anyhow::ensure!(
+                    code.level() == expected,
+                    "a {role} user needs a {} code, not {code}",
+                    expected.as_str()
+                );
+                anyhow::ensure!(
+                    db::regions::exists(pool, code).await?,
+                    "no region has code {code} (import the boundaries first)"
+                );
+            }
+            let password = match std::env::var("SIPKS_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            anyhow::ensure!(
+                password.chars().count() >= sipks::auth::MIN_PASSWORD_CHARS,
+                "the password needs at least {} characters",
+                sipks::auth::MIN_PASSWORD_CHARS
+            );
+            let hash = sipks::auth::hash_password(&password).map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?;
+            match db::users::create(pool, &username, &name, &hash, role, region.as_ref()).await {
+                Ok(id) => eprintln!(
+                    "{}",
+                    lang.pick(
+                        &format!("Pengguna {username} ({role}) dibuat, id {id}."),
+                        &format!("User {username} ({role}) made, id {id}.")
+                    )
+                ),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    anyhow::bail!("user {username} already exists")
+                }
+                Err(sqlx::Error::Database(e)) if e.is_check_violation() => {
+                    anyhow::bail!(
+                        "user name {username:?} is not allowed: 3-64 lower case letters, digits, '.', '_', '-'"
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        UsersCommand::List => {
+            for user in db::users::list(pool).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    user.caller.username,
+                    user.caller.role,
+                    user.caller.region.as_ref().map_or("-", |r| r.as_str()),
+                    if user.disabled { "disabled" } else { "active" },
+                    user.full_name
+                );
+            }
+        }
+        UsersCommand::Disable { username } => {
+            anyhow::ensure!(db::users::set_disabled(pool, &username, true).await?, "no user {username}");
+            eprintln!(
+                "{}",
+                lang.pick(
+                    &format!("Pengguna {username} dinonaktifkan; tokennya dicabut."),
+                    &format!("User {username} disabled; their tokens are revoked.")
+                )
+            );
+        }
+    }
+    Ok(())
 }

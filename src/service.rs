@@ -8,12 +8,15 @@ use chrono::Utc;
 use sqlx::PgPool;
 
 use crate::db;
+use crate::engine::regions::RegionId;
 use crate::engine::regions::{AssignError, RegionIndex};
+use crate::engine::risk::RiskLevel;
 use crate::engine::risk::RiskModel;
 use crate::engine::store::region_only_assignment;
 use crate::engine::Engine;
 use crate::ingest::{self, FileError, RowError};
-use crate::tiles::{IncidentChange, Tiles};
+use crate::region::RegionCode;
+use crate::tiles::{incident_area, IncidentChange, Tiles};
 
 /// Builds the region index from the stored boundaries.
 pub async fn build_index(pool: &PgPool) -> Result<RegionIndex, sqlx::Error> {
@@ -135,12 +138,21 @@ async fn notify_changed(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Resul
     Ok(())
 }
 
-/// Listens for bulk loads and reloads the engine's incidents and indicators when one
+/// Listens for changes and reloads the engine's incidents and indicators when a bulk load
 /// commits (the regions stay: a boundary import needs a restart). The new incidents are
 /// read beside the running engine, which keeps serving, and then swapped in; the tiles
 /// they change are dropped from the cache. Reconnects by itself when the connection
 /// drops.
-pub async fn follow_bulk_loads(pool: PgPool, engine: Arc<RwLock<Engine>>, tiles: Arc<Tiles>) {
+///
+/// Single incidents written through the API of another server (`incident:<id>:<server>`)
+/// are read and applied one by one; `on_levels` hears of the risk levels they change.
+pub async fn follow_changes(
+    pool: PgPool,
+    engine: Arc<RwLock<Engine>>,
+    tiles: Arc<Tiles>,
+    instance: u64,
+    on_levels: impl Fn(i64, [Option<RegionCode>; 3], bool, &[(RegionId, RiskLevel, RiskLevel)]) + Send + Sync + 'static,
+) {
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
@@ -155,7 +167,13 @@ pub async fn follow_bulk_loads(pool: PgPool, engine: Arc<RwLock<Engine>>, tiles:
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             continue;
         }
-        while listener.recv().await.is_ok() {
+        while let Ok(notification) = listener.recv().await {
+            if let Some(change) = IncidentNotice::parse(notification.payload()) {
+                if change.instance != instance {
+                    follow_incident(&pool, &engine, &tiles, change.id, &on_levels).await;
+                }
+                continue;
+            }
             let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
             let loaded = async {
                 let incidents = db::incidents::load_all(&pool, &index).await?;
@@ -174,13 +192,80 @@ pub async fn follow_bulk_loads(pool: PgPool, engine: Arc<RwLock<Engine>>, tiles:
                         })
                     })
                     .await;
-                    if let Ok(n) = swapped {
+                    if let Ok((n, _)) = swapped {
                         tracing::info!(incidents = n, "engine reloaded after a bulk load");
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "engine reload failed; keeping the previous state"),
             }
         }
+    }
+}
+
+/// A change notification of the incident API: `incident:<id>:<server, hex>`.
+struct IncidentNotice {
+    id: i64,
+    instance: u64,
+}
+
+impl IncidentNotice {
+    fn parse(payload: &str) -> Option<IncidentNotice> {
+        let mut parts = payload.strip_prefix("incident:")?.split(':');
+        let id = parts.next()?.parse().ok()?;
+        let instance = u64::from_str_radix(parts.next()?, 16).ok()?;
+        Some(IncidentNotice { id, instance })
+    }
+}
+
+/// Applies one incident changed by another server: its current state, or its removal.
+async fn follow_incident(
+    pool: &PgPool,
+    engine: &Arc<RwLock<Engine>>,
+    tiles: &Arc<Tiles>,
+    id: i64,
+    on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool, &[(RegionId, RiskLevel, RiskLevel)]) + Send + Sync),
+) {
+    let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
+    let incident = match db::incidents::load_one(pool, &index, id).await {
+        Ok(incident) => incident,
+        Err(e) => {
+            tracing::warn!(error = %e, id, "cannot read a changed incident");
+            return;
+        }
+    };
+    let codes_of = |incident: &crate::engine::store::Incident| {
+        incident.assignment.regions.map(|r| r.map(|id| index.region(id).code.clone()))
+    };
+    let deleted = incident.is_none();
+    let codes = match &incident {
+        Some(incident) => codes_of(incident),
+        None => {
+            let engine = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            engine.incidents().get(id).map(codes_of).unwrap_or_default()
+        }
+    };
+    let tiles = Arc::clone(tiles);
+    let applied = tokio::task::spawn_blocking(move || {
+        tiles.change(|engine| {
+            let mut areas = Vec::new();
+            if let Some(old) = engine.incidents().get(id) {
+                areas.push(incident_area(old));
+            }
+            match incident {
+                Some(incident) => {
+                    areas.push(incident_area(&incident));
+                    engine.upsert(incident);
+                }
+                None => {
+                    engine.remove(id);
+                }
+            }
+            ((), IncidentChange::Areas(areas))
+        })
+    })
+    .await;
+    if let Ok(((), levels)) = applied {
+        on_levels(id, codes, deleted, &levels);
     }
 }
 

@@ -93,6 +93,16 @@ pub async fn insert_many(
 
 /// Reads every incident into engine form. Regions are looked up by their stored codes.
 pub async fn load_all(pool: &PgPool, index: &RegionIndex) -> Result<Vec<Incident>, sqlx::Error> {
+    load(pool, index, None).await
+}
+
+/// Reads one incident into engine form; `None` when it is deleted or gone.
+pub async fn load_one(pool: &PgPool, index: &RegionIndex, id: i64) -> Result<Option<Incident>, sqlx::Error> {
+    Ok(load(pool, index, Some(id)).await?.pop())
+}
+
+/// Incidents not deleted (all, or the one with id `only`), in engine form.
+async fn load(pool: &PgPool, index: &RegionIndex, only: Option<i64>) -> Result<Vec<Incident>, sqlx::Error> {
     let mut rows = sqlx::query(
         "select id, extract(epoch from occurred_at)::bigint as t, category::text as category, severity,
                 status::text as status, st_x(geom) as x, st_y(geom) as y,
@@ -100,8 +110,9 @@ pub async fn load_all(pool: &PgPool, index: &RegionIndex) -> Result<Vec<Incident
                 case when geom is not null and geometrytype(geom) <> 'POINT' then st_x(st_pointonsurface(geom)) end as sx,
                 case when geom is not null and geometrytype(geom) <> 'POINT' then st_y(st_pointonsurface(geom)) end as sy,
                 region_code, kecamatan_code, kabupaten_kota_code, provinsi_code, at_sea, touched_codes
-         from incidents",
+         from incidents where deleted_at is null and ($1::bigint is null or id = $1)",
     )
+    .bind(only)
     .fetch(pool);
     let mut out = Vec::new();
     let mut ids: HashMap<String, RegionId> = HashMap::new();

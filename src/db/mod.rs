@@ -1,8 +1,10 @@
 //! PostGIS access: the connection pool, the embedded migrations, and one module per
 //! table family.
 
+pub mod incident_rows;
 pub mod incidents;
 pub mod regions;
+pub mod users;
 pub mod wkb;
 
 use std::str::FromStr;

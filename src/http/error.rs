@@ -39,6 +39,9 @@ pub enum ApiError {
     /// No route matches.
     #[error("no such resource")]
     NoRoute,
+    /// Anything else the client must change, described in full.
+    #[error("{}", .0.detail.1)]
+    Client(Box<Problem>),
     /// The database is unreachable or failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -101,6 +104,7 @@ impl ApiError {
                     ),
                 )
             }
+            ApiError::Client(problem) => return (**problem).clone(),
             ApiError::NoRoute => (
                 StatusCode::NOT_FOUND,
                 "not-found",
@@ -146,6 +150,52 @@ impl ApiError {
             }
         };
         Problem { status, slug, title, detail, extra }
+    }
+}
+
+impl ApiError {
+    /// A client error with its slug, titles and details (Indonesian, English).
+    pub fn client(
+        status: StatusCode,
+        slug: &'static str,
+        title: (&'static str, &'static str),
+        detail: (String, String),
+    ) -> ApiError {
+        ApiError::Client(Box::new(Problem { status, slug, title, detail, extra: serde_json::Map::new() }))
+    }
+
+    /// Adds an extension member (e.g. the offending field) to a client error.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> ApiError {
+        if let ApiError::Client(problem) = &mut self {
+            problem.extra.insert(key.to_owned(), value);
+        }
+        self
+    }
+
+    /// 422: a field of the body is wrong; `field` is its JSON path (`properties.severity`).
+    pub fn invalid_field(field: &str, id: String, en: String) -> ApiError {
+        ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            ("Isian tidak valid", "Invalid field"),
+            (format!("{field}: {id}"), format!("{field}: {en}")),
+        )
+        .with("field", json!(field))
+    }
+
+    /// 401: no valid token where one is needed.
+    pub fn unauthorized(id: &str, en: &str) -> ApiError {
+        ApiError::client(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            ("Perlu masuk", "Authentication required"),
+            (id.to_owned(), en.to_owned()),
+        )
+    }
+
+    /// 403: outside the caller's role or region.
+    pub fn forbidden(id: String, en: String) -> ApiError {
+        ApiError::client(StatusCode::FORBIDDEN, "forbidden", ("Tidak diizinkan", "Forbidden"), (id, en))
     }
 }
 

@@ -1,10 +1,13 @@
 //! The HTTP server (axum): one `router()` per resource, merged here, with the shared
 //! state and the problem+json rendering of every error.
 
+mod auth;
 mod error;
+mod events;
 mod extract;
 mod health;
 mod hotspots;
+mod incidents;
 mod openapi;
 mod regions;
 mod risk;
@@ -36,6 +39,17 @@ pub struct AppState {
     pub engine: Arc<RwLock<Engine>>,
     /// Vector tiles rendered from the engine, and their cache.
     pub tiles: Arc<Tiles>,
+    /// Live events for `/api/events`.
+    pub events: tokio::sync::broadcast::Sender<events::Event>,
+    /// Failed logins, for slowing them down.
+    pub logins: Arc<auth::Logins>,
+    /// Recently checked tokens.
+    pub tokens: Arc<auth::TokenCache>,
+    /// How long a login's token lives.
+    pub token_ttl: chrono::Duration,
+    /// This server's identity among several on one database (its own change
+    /// notifications are not applied twice).
+    pub instance: u64,
 }
 
 /// How often the default window is recomputed in full, so that decay and the window
@@ -51,7 +65,18 @@ impl AppState {
     /// State over a pool and an engine, with these tile settings.
     pub fn with_tiles(pool: PgPool, engine: Engine, tiles: TileConfig) -> AppState {
         let engine = Arc::new(RwLock::new(engine));
-        AppState { pool, tiles: Tiles::new(Arc::clone(&engine), tiles), engine }
+        let mut instance = [0u8; 8];
+        let _ = getrandom::fill(&mut instance);
+        AppState {
+            pool,
+            tiles: Tiles::new(Arc::clone(&engine), tiles),
+            engine,
+            events: tokio::sync::broadcast::channel(4096).0,
+            logins: Arc::default(),
+            tokens: Arc::default(),
+            token_ttl: chrono::Duration::hours(12),
+            instance: u64::from_le_bytes(instance),
+        }
     }
 
     /// Read access to the engine. A panic while writing cannot leave it half-updated in
@@ -76,6 +101,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(risk::router())
         .merge(hotspots::router())
         .merge(tiles::router())
+        .merge(auth::router())
+        .merge(incidents::router())
+        .merge(events::router())
         .merge(styles::router())
         .merge(openapi::router())
 }
@@ -87,6 +115,7 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(|| async { ApiError::NoRoute })
         .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(incidents::MAX_BODY))
         .layer(axum::middleware::from_fn(error::render_problems))
         .layer(TraceLayer::new_for_http())
 }
@@ -94,10 +123,17 @@ pub fn app(state: AppState) -> Router {
 /// Serves the application on `listen` until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tokio::spawn(crate::service::follow_bulk_loads(
+    let publisher = state.clone();
+    tokio::spawn(crate::service::follow_changes(
         state.pool.clone(),
         Arc::clone(&state.engine),
         Arc::clone(&state.tiles),
+        state.instance,
+        move |id, codes, deleted, levels| {
+            let action = if deleted { "delete" } else { "update" };
+            let _ = publisher.events.send(events::Event::Incident { action, id, version: None, kode: codes });
+            events::publish_levels(&publisher, levels);
+        },
     ));
     let tiles = Arc::clone(&state.tiles);
     tokio::task::spawn_blocking(move || tiles.warm_up());

@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth::Auth;
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::risk::parse_days;
@@ -340,15 +341,17 @@ async fn tile(
     State(state): State<AppState>,
     Path((name, z, x, y)): Path<(String, String, String, String)>,
     Query(q): Query<TileQuery>,
+    auth: Auth,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let source = source(&name)?;
     let coord = tile_coord(source, &z, &x, &y)?;
     let window = parse_days("window", q.window.as_deref())?;
     let tiles = state.tiles.clone();
-    let tile = match tiles.cached(source, coord, window) {
+    let scope = crate::auth::read_scope(auth.0.as_ref());
+    let tile = match tiles.cached(source, coord, window, &scope) {
         Some(tile) => tile,
-        None => tokio::task::spawn_blocking(move || tiles.tile(source, coord, window))
+        None => tokio::task::spawn_blocking(move || tiles.tile(source, coord, window, &scope))
             .await
             .map_err(|_| ApiError::Internal("tile task failed".into()))?
             .map_err(|e| ApiError::Internal(e.to_string()))?,

@@ -18,6 +18,9 @@ pub struct TileKey {
     pub coord: TileCoord,
     /// The window in days; `None` for the default window.
     pub window: Option<u32>,
+    /// Whose incidents the tile shows (see [`super::scope_key`]); 0 for a source
+    /// without incidents.
+    pub scope: u64,
 }
 
 /// An encoded tile (empty bytes: no features), with its entity tag and, once asked
@@ -196,7 +199,7 @@ mod tests {
     use super::*;
 
     fn key(x: u32) -> TileKey {
-        TileKey { source: Source::Provinsi, coord: TileCoord { z: 10, x, y: 0 }, window: None }
+        TileKey { source: Source::Provinsi, coord: TileCoord { z: 10, x, y: 0 }, window: None, scope: 0 }
     }
 
     #[test]

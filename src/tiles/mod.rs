@@ -20,7 +20,9 @@ use self::cache::{EncodedTile, TileCache, TileKey};
 pub use self::coord::{CoordError, TileCoord};
 use self::shapes::PixelShape;
 use self::view::Views;
+use crate::auth::Scope;
 use crate::engine::regions::{level_slot, RegionId, RegionIndex};
+use crate::engine::risk::RiskLevel;
 use crate::engine::store::{Incident, Store, Window};
 use crate::engine::Engine;
 use crate::region::RegionLevel;
@@ -388,9 +390,20 @@ impl Tiles {
     }
 
     /// A tile if it is cached (without touching the engine).
-    pub fn cached(&self, source: Source, coord: TileCoord, window: Option<u32>) -> Option<Arc<EncodedTile>> {
+    pub fn cached(
+        &self,
+        source: Source,
+        coord: TileCoord,
+        window: Option<u32>,
+        scope: &Scope,
+    ) -> Option<Arc<EncodedTile>> {
+        self.cache.get(&self.key(source, coord, window, scope))
+    }
+
+    fn key(&self, source: Source, coord: TileCoord, window: Option<u32>, scope: &Scope) -> TileKey {
         let window = window.filter(|&d| d != self.default_days);
-        self.cache.get(&TileKey { source, coord, window })
+        let scoped = source.layers().iter().any(|(l, _)| *l == Layer::Incidents);
+        TileKey { source, coord, window, scope: if scoped { scope_key(scope) } else { 0 } }
     }
 
     /// Prepares the region polygons of every zoom (otherwise made on first use) and
@@ -408,20 +421,24 @@ impl Tiles {
 
     /// A tile of `source` at `coord` (whose zoom the caller has checked against the
     /// source's range) for the default window (`None`) or another number of days.
-    pub fn tile(&self, source: Source, coord: TileCoord, window: Option<u32>) -> Result<Arc<EncodedTile>, TileError> {
+    /// Only the incidents within `scope` are drawn.
+    pub fn tile(
+        &self,
+        source: Source,
+        coord: TileCoord,
+        window: Option<u32>,
+        scope: &Scope,
+    ) -> Result<Arc<EncodedTile>, TileError> {
         let engine = read(&self.engine);
-        let window = window.filter(|&d| d != self.default_days);
-        let key = TileKey { source, coord, window };
+        let key = self.key(source, coord, window, scope);
+        let window = key.window;
         if let Some(tile) = self.cache.get(&key) {
             return Ok(tile);
         }
         let generation = self.generation.load(Ordering::Acquire);
         let view = lock(&self.views).view(&engine, window);
-        let bytes = render::render(self, &engine, &view, source, coord).map_err(|error| TileError::Encoding {
-            tiles: source,
-            coord,
-            error,
-        })?;
+        let bytes = render::render(self, &engine, &view, scope, source, coord)
+            .map_err(|error| TileError::Encoding { tiles: source, coord, error })?;
         drop(engine);
         let tile = Arc::new(EncodedTile::new(bytes));
         if self.generation.load(Ordering::Acquire) == generation {
@@ -433,7 +450,12 @@ impl Tiles {
     /// Runs a change of the engine (which reports what it did to incidents), then drops
     /// exactly the cached tiles whose content it changes. The engine is write-locked
     /// only for the change itself.
-    pub fn change<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
+    /// Returns the change's own result and the regions whose risk level it changed:
+    /// (region, before, after).
+    pub fn change<T>(
+        self: &Arc<Self>,
+        change: impl FnOnce(&mut Engine) -> (T, IncidentChange),
+    ) -> (T, Vec<(RegionId, RiskLevel, RiskLevel)>) {
         let (out, incidents) = change(&mut write(&self.engine));
         self.generation.fetch_add(1, Ordering::AcqRel);
         let engine = read(&self.engine);
@@ -476,7 +498,7 @@ impl Tiles {
         if !matches!(incidents, IncidentChange::None) {
             self.schedule_clusters();
         }
-        out
+        (out, changes.levels)
     }
 
     /// Recomputes the cluster hulls in the background, at most every
@@ -525,6 +547,16 @@ impl Tiles {
     pub fn cache_stats(&self) -> (usize, usize, u64, u64) {
         let (hits, misses) = self.cache.stats();
         (self.cache.len(), self.cache.used(), hits, misses)
+    }
+}
+
+/// A scope as a cache key: 0 nothing, `u64::MAX` everything, else the region's feature
+/// id.
+pub fn scope_key(scope: &Scope) -> u64 {
+    match scope {
+        Scope::Nothing => 0,
+        Scope::Everything => u64::MAX,
+        Scope::Within(code) => code.feature_id(),
     }
 }
 

@@ -9,6 +9,7 @@ use super::coord::{project, world_size, TileCoord, BUFFER, EXTENT};
 use super::shapes::{clip_line, snap_polygon, IntPoint, IntShape, PixelBox, PixelShape};
 use super::view::{hundredths, severe_count, tenths, View};
 use super::{Layer, Source, Tiles};
+use crate::auth::Scope;
 use crate::engine::regions::RegionId;
 use crate::engine::store::Incident;
 use crate::engine::Engine;
@@ -104,6 +105,7 @@ pub(super) fn render(
     tiles: &Tiles,
     engine: &Engine,
     view: &View,
+    scope: &Scope,
     source: Source,
     coord: TileCoord,
 ) -> Result<Vec<u8>, mvt::Error> {
@@ -116,7 +118,7 @@ pub(super) fn render(
             Layer::HotspotRegions => {
                 region_layer(out, tiles, engine, view, &frame, Layer::hotspot_level(coord.z), true)?
             }
-            Layer::Incidents => incident_layer(out, tiles, engine, view, &frame)?,
+            Layer::Incidents => incident_layer(out, tiles, engine, view, scope, &frame)?,
             Layer::HotspotClusters => cluster_layer(out, view, &frame)?,
         };
         if out.num_features() > 0 {
@@ -215,8 +217,24 @@ fn walk_level(z: u8) -> RegionLevel {
     }
 }
 
-/// Calls `f` with every incident of the window whose point may lie in the tile.
-fn incidents_near<'a>(engine: &'a Engine, view: &View, frame: &Frame, mut f: impl FnMut(&'a Incident)) {
+/// Whether the caller's scope covers an incident.
+fn in_scope(engine: &Engine, scope: &Scope, incident: &Incident) -> bool {
+    match scope {
+        Scope::Nothing => false,
+        Scope::Everything => true,
+        Scope::Within(_) => {
+            let codes = incident.assignment.regions.map(|r| r.map(|id| &engine.index().region(id).code));
+            scope.covers(&codes)
+        }
+    }
+}
+
+/// Calls `f` with every incident of the window in scope whose point may lie in the
+/// tile.
+fn incidents_near<'a>(engine: &'a Engine, view: &View, scope: &Scope, frame: &Frame, mut f: impl FnMut(&'a Incident)) {
+    if *scope == Scope::Nothing {
+        return;
+    }
     let b = frame.buffered;
     let search = Rect::new(
         geo::coord! { x: b.min().x - SEA_MARGIN_DEG, y: b.min().y - SEA_MARGIN_DEG },
@@ -224,7 +242,7 @@ fn incidents_near<'a>(engine: &'a Engine, view: &View, frame: &Frame, mut f: imp
     );
     for region in engine.index().candidates(walk_level(frame.coord.z), search) {
         for incident in engine.incidents().in_region(region) {
-            if view.window.contains(incident.occurred_at) {
+            if view.window.contains(incident.occurred_at) && in_scope(engine, scope, incident) {
                 f(incident);
             }
         }
@@ -246,6 +264,7 @@ fn incident_layer(
     tiles: &Tiles,
     engine: &Engine,
     view: &View,
+    scope: &Scope,
     frame: &Frame,
 ) -> Result<mvt::Layer, mvt::Error> {
     let scale = world_size(frame.coord.z);
@@ -254,7 +273,7 @@ fn incident_layer(
         let per_row = (EXTENT / CELL) as usize;
         let mut cells: Vec<Cell> = Vec::new();
         cells.resize_with(per_row * per_row, Cell::default);
-        incidents_near(engine, view, frame, |incident| {
+        incidents_near(engine, view, scope, frame, |incident| {
             let (x, y) = project(incident.location.x(), incident.location.y(), scale);
             let (x, y) = frame.local(x, y);
             if !(0.0..extent).contains(&x) || !(0.0..extent).contains(&y) {
@@ -281,7 +300,7 @@ fn incident_layer(
         return Ok(layer);
     }
     let mut points: Vec<(&Incident, (f64, f64))> = Vec::new();
-    incidents_near(engine, view, frame, |incident| {
+    incidents_near(engine, view, scope, frame, |incident| {
         if incident.shape.is_some() {
             return;
         }
@@ -300,7 +319,7 @@ fn incident_layer(
     let mut shaped: Vec<&Incident> = engine
         .incidents()
         .shaped()
-        .filter(|i| view.window.contains(i.occurred_at))
+        .filter(|i| view.window.contains(i.occurred_at) && in_scope(engine, scope, i))
         .filter(|i| i.shape.as_ref().and_then(|s| s.bounding_rect()).is_some_and(|b| b.intersects(&frame.buffered)))
         .collect();
     shaped.sort_unstable_by_key(|i| i.id);

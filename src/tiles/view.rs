@@ -116,6 +116,8 @@ pub struct Changes {
     pub regions: Vec<RegionId>,
     /// Regions that are or were hot or cold spots whose Gi* figures changed.
     pub hotspots: Vec<RegionId>,
+    /// Regions whose risk level changed: (region, before, after).
+    pub levels: Vec<(RegionId, RiskLevel, RiskLevel)>,
 }
 
 /// The default window's view, kept current, and a few others, kept until the next
@@ -178,6 +180,11 @@ impl Views {
             }
             if old.hotspot_differs(&attrs) {
                 changes.hotspots.push(id);
+            }
+            if let (Some(before), Some(after)) = (old.level, attrs.level) {
+                if before != after {
+                    changes.levels.push((id, before, after));
+                }
             }
             self.attrs[id as usize] = attrs;
         }

@@ -1,0 +1,1059 @@
+//! `/api/incidents`: operators record, edit and delete incidents (GeoJSON Features),
+//! within their region; everyone with a token reads within their scope. Every write
+//! is versioned (ETag / If-Match), audited, optionally idempotent, reflected in the
+//! engine (risk, tiles) before the answer, and announced to live readers and to other
+//! servers on the same database.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use geo::{Geometry, InteriorPoint};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Auth;
+use super::error::{ApiError, Problem, PROBLEM_JSON};
+use super::events::{publish_levels, Event};
+use super::extract::Query;
+use super::AppState;
+use crate::auth::{Caller, Role, Scope};
+use crate::db::incident_rows::{self, Casualties, Fields, Filter, Placement, Record};
+use crate::engine::regions::{AssignError, RegionIndex};
+use crate::engine::store::{region_only_assignment, Incident};
+use crate::incident::{Category, Severity, Status};
+use crate::ingest::incidents::{check_geometry, geometry_from_json, parse_time};
+use crate::region::RegionCode;
+use crate::tiles::{incident_area, IncidentChange};
+
+/// Routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(read, edit, remove)).routes(routes!(history))
+}
+
+/// Largest request body, in bytes.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Most incidents in one page of the list.
+pub const MAX_LIMIT: i64 = 1000;
+
+/// Parses a JSON body: malformed JSON is 400, the wrong shape 422.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::invalid_field("body", format!("tidak sesuai: {e}"), format!("does not fit: {e}"))
+        } else {
+            malformed(&e)
+        }
+    })
+}
+
+fn malformed(e: &serde_json::Error) -> ApiError {
+    ApiError::client(
+        StatusCode::BAD_REQUEST,
+        "malformed-json",
+        ("JSON tidak valid", "Malformed JSON"),
+        (format!("Isi permintaan bukan JSON yang valid: {e}"), format!("The body is not valid JSON: {e}")),
+    )
+}
+
+/// Refuses a body that is not JSON (415) or too large (413).
+fn check_body(headers: &HeaderMap, body: &Bytes) -> Result<(), ApiError> {
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = kind.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !matches!(essence.as_str(), "application/json" | "application/geo+json" | "application/merge-patch+json") {
+        return Err(ApiError::client(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            ("Jenis isi tidak didukung", "Unsupported media type"),
+            (
+                format!("Kirim application/geo+json atau application/json, bukan {kind:?}."),
+                format!("Send application/geo+json or application/json, not {kind:?}."),
+            ),
+        ));
+    }
+    if body.len() > MAX_BODY {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
+fn too_large() -> ApiError {
+    ApiError::client(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        ("Isi permintaan terlalu besar", "Request body too large"),
+        (format!("Paling banyak {MAX_BODY} byte."), format!("At most {MAX_BODY} bytes.")),
+    )
+}
+
+fn field_error(field: &str, en: impl Into<String>) -> ApiError {
+    let en = en.into();
+    ApiError::invalid_field(field, en.clone(), en)
+}
+
+/// The properties an operator may send.
+const WRITABLE: [&str; 8] =
+    ["category", "severity", "status", "occurred_at", "source", "description", "casualties", "kode"];
+/// The properties the server writes.
+const READ_ONLY: [&str; 9] =
+    ["id", "kecamatan", "kabupaten_kota", "provinsi", "at_sea", "reporter", "created_at", "updated_at", "version"];
+
+/// Longest source and description, in characters.
+const MAX_TEXT: usize = 10_000;
+
+/// Reads an incident body (a GeoJSON Feature) into fields: for a create, `base` is
+/// `None` and the required fields must be there; for an edit, what is sent replaces
+/// `base`. Also returns the body's `reason`, if any.
+fn read_fields(body: &Value, base: Option<&Fields>, now: DateTime<Utc>) -> Result<(Fields, Option<String>), ApiError> {
+    let object = body.as_object().ok_or_else(|| field_error("body", "must be a GeoJSON Feature object"))?;
+    for key in object.keys() {
+        if !matches!(key.as_str(), "type" | "geometry" | "properties" | "reason" | "id" | "bbox") {
+            return Err(field_error(key, "unknown member of a Feature"));
+        }
+    }
+    match object.get("type") {
+        Some(Value::String(t)) if t == "Feature" => {}
+        None if base.is_some() => {}
+        _ => return Err(field_error("type", "must be \"Feature\"")),
+    }
+    let reason = match object.get("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r)) if r.chars().count() <= MAX_TEXT => Some(r.trim().to_owned()).filter(|r| !r.is_empty()),
+        Some(_) => return Err(field_error("reason", format!("must be text of at most {MAX_TEXT} characters"))),
+    };
+    let empty = Map::new();
+    let properties = match object.get("properties") {
+        Some(Value::Object(p)) => p,
+        None | Some(Value::Null) if base.is_some() => &empty,
+        _ => return Err(field_error("properties", "must be an object")),
+    };
+    for key in properties.keys() {
+        if READ_ONLY.contains(&key.as_str()) {
+            return Err(field_error(&format!("properties.{key}"), "is set by the server (read-only)"));
+        }
+        if !WRITABLE.contains(&key.as_str()) {
+            return Err(field_error(&format!("properties.{key}"), "unknown property"));
+        }
+    }
+    let prop = |name: &str| properties.get(name);
+    let required = |name: &str| -> Result<&Value, ApiError> {
+        prop(name).ok_or_else(|| field_error(&format!("properties.{name}"), "is required"))
+    };
+    let text = |name: &str, old: Option<&String>| -> Result<String, ApiError> {
+        match prop(name) {
+            None => Ok(old.cloned().unwrap_or_default()),
+            Some(Value::String(s)) if s.chars().count() <= MAX_TEXT => Ok(s.clone()),
+            Some(Value::String(_)) => {
+                Err(field_error(&format!("properties.{name}"), format!("longer than {MAX_TEXT} characters")))
+            }
+            Some(Value::Null) => Ok(String::new()),
+            Some(_) => Err(field_error(&format!("properties.{name}"), "must be text")),
+        }
+    };
+    let category = match (prop("category"), base) {
+        (None, Some(b)) => b.category,
+        _ => {
+            let v = required("category")?;
+            v.as_str()
+                .ok_or_else(|| field_error("properties.category", "must be text"))?
+                .parse::<Category>()
+                .map_err(|e| field_error("properties.category", e))?
+        }
+    };
+    let severity = match (prop("severity"), base) {
+        (None, Some(b)) => b.severity,
+        _ => {
+            let v = required("severity")?;
+            let n =
+                v.as_u64().ok_or_else(|| field_error("properties.severity", "must be a whole number from 1 to 5"))?;
+            u8::try_from(n)
+                .ok()
+                .and_then(Severity::new)
+                .ok_or_else(|| field_error("properties.severity", format!("{n} is out of range 1 to 5")))?
+        }
+    };
+    let status = match (prop("status"), base) {
+        (None, Some(b)) => b.status,
+        (None, None) => Status::Potensi,
+        (Some(v), _) => v
+            .as_str()
+            .ok_or_else(|| field_error("properties.status", "must be text"))?
+            .parse::<Status>()
+            .map_err(|e| field_error("properties.status", e))?,
+    };
+    let occurred_at = match (prop("occurred_at"), base) {
+        (None, Some(b)) => b.occurred_at,
+        _ => {
+            let v = required("occurred_at")?;
+            let s = v.as_str().ok_or_else(|| field_error("properties.occurred_at", "must be an RFC 3339 time"))?;
+            let t = parse_time(s).map_err(|e| field_error("properties.occurred_at", e))?;
+            if t > now + chrono::Duration::minutes(5) {
+                return Err(field_error("properties.occurred_at", format!("{s} lies in the future")));
+            }
+            t
+        }
+    };
+    let casualties = match (prop("casualties"), base) {
+        (None, Some(b)) => b.casualties,
+        (None, None) | (Some(Value::Null), _) => Casualties::default(),
+        (Some(Value::Object(c)), _) => {
+            let mut out = base.map(|b| b.casualties).unwrap_or_default();
+            for (key, value) in c {
+                let n = value.as_u64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| {
+                    field_error(&format!("properties.casualties.{key}"), "must be a count (0 or more)")
+                })?;
+                match key.as_str() {
+                    "meninggal" => out.meninggal = n,
+                    "luka" => out.luka = n,
+                    "pengungsi" => out.pengungsi = n,
+                    _ => {
+                        return Err(field_error(
+                            &format!("properties.casualties.{key}"),
+                            "unknown (meninggal, luka, pengungsi)",
+                        ))
+                    }
+                }
+            }
+            out
+        }
+        (Some(_), _) => return Err(field_error("properties.casualties", "must be an object")),
+    };
+    let geometry = match (object.get("geometry"), base) {
+        (None, Some(b)) => b.geometry.clone(),
+        (None, None) => {
+            return Err(field_error("geometry", "is required (null for a report known only by its region)"))
+        }
+        (Some(Value::Null), _) => None,
+        (Some(g), _) => {
+            let geometry = geometry_from_json(g).map_err(|e| field_error("geometry", e))?;
+            check_geometry(&geometry).map_err(|e| field_error("geometry", e))?;
+            Some(geometry)
+        }
+    };
+    let region = match (prop("kode"), base) {
+        (None, Some(b)) => b.region.clone(),
+        (None, None) | (Some(Value::Null), _) => None,
+        (Some(Value::String(code)), _) => {
+            Some(code.parse::<RegionCode>().map_err(|e| field_error("properties.kode", e.to_string()))?)
+        }
+        (Some(_), _) => return Err(field_error("properties.kode", "must be a region code")),
+    };
+    // A report with a geometry is placed by it; a region code only locates one without.
+    let region = if geometry.is_some() { None } else { region };
+    if geometry.is_none() && region.is_none() {
+        return Err(field_error("properties.kode", "is required when geometry is null"));
+    }
+    let source = text("source", base.map(|b| &b.source))?;
+    let description = text("description", base.map(|b| &b.description))?;
+    Ok((Fields { geometry, region, category, severity, status, occurred_at, source, description, casualties }, reason))
+}
+
+/// An incident placed by the engine: the stored placement and the engine's own form.
+struct Placed {
+    placement: Placement,
+    assignment: crate::engine::regions::Assignment,
+    touched: Vec<crate::engine::regions::RegionId>,
+    location: geo::Point<f64>,
+}
+
+/// Assigns an incident to its regions (422 outside Indonesia's land and waters, or for
+/// an unknown region).
+fn place(index: &RegionIndex, fields: &Fields) -> Result<Placed, ApiError> {
+    let (assignment, touched, location) = match (&fields.geometry, &fields.region) {
+        (Some(geometry), _) => {
+            let (assignment, touched) = index.assign(geometry).map_err(|e| match e {
+                AssignError::OutsideWaters { .. } => ApiError::invalid_field(
+                    "geometry",
+                    format!("di luar daratan Indonesia dan perairan 12 mil lautnya ({e})"),
+                    e.to_string(),
+                ),
+                AssignError::Empty => field_error("geometry", e.to_string()),
+            })?;
+            let location = match geometry {
+                Geometry::Point(p) => *p,
+                other => other.interior_point().ok_or_else(|| field_error("geometry", "has no interior point"))?,
+            };
+            (assignment, touched, location)
+        }
+        (None, Some(code)) => {
+            let id =
+                index.id(code).ok_or_else(|| field_error("properties.kode", format!("no region has code {code}")))?;
+            (region_only_assignment(index, id), Vec::new(), index.region(id).label_point)
+        }
+        (None, None) => return Err(field_error("properties.kode", "is required when geometry is null")),
+    };
+    let code = |id: Option<crate::engine::regions::RegionId>| id.map(|id| index.region(id).code.clone());
+    let placement = Placement {
+        codes: assignment.regions.map(code),
+        at_sea: assignment.at_sea,
+        touched: touched.iter().map(|&id| index.region(id).code.clone()).collect(),
+    };
+    Ok(Placed { placement, assignment, touched, location })
+}
+
+/// Whether a caller may write an incident placed here: every region it lies in or
+/// touches is the caller's region, inside it, or one of its ancestors.
+fn check_write_scope(caller: &Caller, placement: &Placement) -> Result<(), ApiError> {
+    let allowed = match caller.write_scope() {
+        Scope::Everything => true,
+        Scope::Nothing => false,
+        Scope::Within(root) => {
+            let related = |c: &RegionCode| c.is_within(&root) || root.is_within(c);
+            placement.codes.iter().flatten().any(|c| c.is_within(&root))
+                && placement.codes.iter().flatten().chain(&placement.touched).all(related)
+        }
+    };
+    if allowed {
+        return Ok(());
+    }
+    let region = caller.region.as_ref().map_or("-", RegionCode::as_str).to_owned();
+    let at = placement.codes[1].as_ref().or(placement.codes[2].as_ref()).map_or("-", RegionCode::as_str).to_owned();
+    Err(if caller.role == Role::Analis {
+        ApiError::forbidden("Peran analis hanya dapat membaca.".into(), "The analis role is read-only.".into())
+    } else {
+        ApiError::forbidden(
+            format!("Lokasi ini ({at}) di luar wilayah Anda ({region})."),
+            format!("This location ({at}) lies outside your region ({region})."),
+        )
+        .with("kode", json!(at))
+    })
+}
+
+fn readable(caller: Option<&Caller>, record: &Record) -> bool {
+    let codes = &record.placement.codes;
+    crate::auth::read_scope(caller).covers(&[codes[0].as_ref(), codes[1].as_ref(), codes[2].as_ref()])
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::client(
+        StatusCode::NOT_FOUND,
+        "incident-not-found",
+        ("Insiden tidak ditemukan", "Incident not found"),
+        (format!("Tidak ada insiden {id} yang dapat Anda lihat."), format!("There is no incident {id} you can see.")),
+    )
+}
+
+/// The incident as a GeoJSON Feature.
+fn feature(record: &Record) -> Value {
+    let f = &record.fields;
+    let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({
+        "type": "Feature",
+        "id": record.id,
+        "geometry": f.geometry.as_ref().map(geometry_json),
+        "properties": {
+            "category": f.category,
+            "severity": f.severity.get(),
+            "status": f.status,
+            "occurred_at": time(&f.occurred_at),
+            "source": f.source,
+            "description": f.description,
+            "casualties": f.casualties,
+            "kode": f.region,
+            "kecamatan": record.placement.codes[0],
+            "kabupaten_kota": record.placement.codes[1],
+            "provinsi": record.placement.codes[2],
+            "at_sea": record.placement.at_sea,
+            "reporter": record.reporter,
+            "created_at": time(&record.created_at),
+            "updated_at": time(&record.updated_at),
+            "version": record.version,
+        }
+    })
+}
+
+fn geometry_json(g: &Geometry<f64>) -> Value {
+    let position = |c: &geo::Coord<f64>| json!([c.x, c.y]);
+    match g {
+        Geometry::Point(p) => json!({"type": "Point", "coordinates": position(&p.0)}),
+        Geometry::LineString(l) => {
+            json!({"type": "LineString", "coordinates": l.0.iter().map(position).collect::<Vec<_>>()})
+        }
+        Geometry::Polygon(p) => {
+            let rings: Vec<Vec<Value>> = std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .map(|r| r.0.iter().map(position).collect())
+                .collect();
+            json!({"type": "Polygon", "coordinates": rings})
+        }
+        _ => Value::Null,
+    }
+}
+
+fn etag(version: i32) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+fn with_etag(status: StatusCode, record: &Record) -> Response {
+    let mut response = (status, Json(feature(record))).into_response();
+    response.headers_mut().insert(header::ETAG, etag(record.version));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
+    response
+}
+
+/// The engine's form of a stored incident.
+fn engine_incident(record: &Record, placed: &Placed) -> Incident {
+    Incident {
+        id: record.id,
+        occurred_at: record.fields.occurred_at.timestamp(),
+        category: record.fields.category,
+        severity: record.fields.severity,
+        status: record.fields.status,
+        assignment: placed.assignment,
+        location: placed.location,
+        shape: match &record.fields.geometry {
+            Some(Geometry::Point(_)) | None => None,
+            Some(g) => Some(Box::new(g.clone())),
+        },
+        touched: placed.touched.clone().into_boxed_slice(),
+    }
+}
+
+/// Applies a committed write to the engine (and so to risk and tiles) and tells live
+/// readers.
+async fn apply(state: &AppState, change: Applied) -> Result<(), ApiError> {
+    let tiles = state.tiles.clone();
+    let event = match &change {
+        Applied::Upsert(incident, record, action) => Event::Incident {
+            action,
+            id: incident.id,
+            version: Some(record.version),
+            kode: record.placement.codes.clone(),
+        },
+        Applied::Remove(id, version, codes) => {
+            Event::Incident { action: "delete", id: *id, version: Some(*version), kode: codes.clone() }
+        }
+    };
+    let levels = tokio::task::spawn_blocking(move || {
+        tiles
+            .change(|engine| {
+                let mut areas = Vec::new();
+                match change {
+                    Applied::Upsert(incident, _, _) => {
+                        areas.push(incident_area(&incident));
+                        if let Some(old) = engine.incidents().get(incident.id) {
+                            areas.push(incident_area(old));
+                        }
+                        engine.upsert(*incident);
+                    }
+                    Applied::Remove(id, _, _) => {
+                        if let Some(old) = engine.remove(id) {
+                            areas.push(incident_area(&old));
+                        }
+                    }
+                }
+                ((), IncidentChange::Areas(areas))
+            })
+            .1
+    })
+    .await
+    .map_err(|_| ApiError::Internal("engine update failed".into()))?;
+    let _ = state.events.send(event);
+    publish_levels(state, &levels);
+    Ok(())
+}
+
+enum Applied {
+    Upsert(Box<Incident>, Box<Record>, &'static str),
+    Remove(i64, i32, [Option<RegionCode>; 3]),
+}
+
+/// Tells other servers on the database (delivered at commit).
+async fn notify(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, state: &AppState, id: i64) -> Result<(), ApiError> {
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(crate::service::CHANGES_CHANNEL)
+        .bind(format!("incident:{id}:{:x}", state.instance))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A new incident (GeoJSON Feature).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handlers read and write, for the OpenAPI document")]
+struct IncidentFeature {
+    /// `Feature`.
+    #[schema(example = "Feature")]
+    r#type: String,
+    /// Point, LineString or Polygon (WGS84 longitude, latitude); null for a report known
+    /// only by its region (then `properties.kode`).
+    #[schema(value_type = Object, example = json!({"type": "Point", "coordinates": [119.43, -5.14]}))]
+    geometry: Option<Value>,
+    /// category, severity (1-5), status (potensi, terjadi, ditangani, selesai),
+    /// occurred_at (RFC 3339), source, description, casualties {meninggal, luka,
+    /// pengungsi}, kode; read-only: id, kecamatan, kabupaten_kota, provinsi, at_sea,
+    /// reporter, created_at, updated_at, version.
+    #[schema(value_type = Object, example = json!({"category": "agraria", "severity": 3, "status": "potensi", "occurred_at": "2026-11-20T10:00:00+07:00", "source": "polri", "description": "Sengketa lahan", "casualties": {"meninggal": 0, "luka": 2, "pengungsi": 0}}))]
+    properties: Value,
+}
+
+/// Record an incident
+///
+/// Creates an incident from a GeoJSON Feature, placed in its district, regency/city and
+/// province. Operators (kabupaten_kota, provinsi) only inside their region; analis
+/// never. With an `Idempotency-Key` header a retry returns the incident the first
+/// request made (200) and never makes a second one.
+#[utoipa::path(
+    post,
+    path = "/api/incidents",
+    operation_id = "createIncident",
+    tag = "incidents",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key returns the same incident.")),
+    request_body(content = IncidentFeature, content_type = "application/geo+json"),
+    responses(
+        (status = 201, description = "Created; ETag is its version.", body = IncidentFeature, content_type = "application/geo+json"),
+        (status = 200, description = "A retry with the same Idempotency-Key: the incident it made.", body = IncidentFeature, content_type = "application/geo+json"),
+        (status = 400, description = "Malformed JSON.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 403, description = "Outside the caller's region, or a read-only role.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Body over 1 MB.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "A field is wrong (named in `field`): type, range, future time, invalid geometry, outside Indonesia.", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth.required()?;
+    check_body(&headers, &body)?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| malformed(&e))?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| (1..=255).contains(&k.len()))
+                .ok_or_else(|| field_error("Idempotency-Key", "must be 1 to 255 visible characters"))?
+                .to_owned(),
+        ),
+    };
+    let (fields, _) = read_fields(&value, None, Utc::now())?;
+    let placed = place(state.read().index(), &fields)?;
+    check_write_scope(&caller, &placed.placement)?;
+    let request_hash = Sha256::digest(&body).to_vec();
+    let mut tx = state.pool.begin().await?;
+    if let Some(key) = &key {
+        incident_rows::lock_key(&mut tx, caller.id, key).await?;
+        if let Some((id, hash)) = incident_rows::keyed(&mut tx, caller.id, key).await? {
+            tx.rollback().await?;
+            if hash != request_hash {
+                return Err(field_error(
+                    "Idempotency-Key",
+                    "was already used for a different request; use a new key for a new incident",
+                ));
+            }
+            let record = incident_rows::get(&state.pool, id).await?.ok_or_else(|| not_found(id))?;
+            let mut response = with_etag(StatusCode::OK, &record);
+            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(response);
+        }
+    }
+    let record = incident_rows::insert(&mut tx, &fields, &placed.placement, caller.id).await?;
+    let after = feature(&record);
+    incident_rows::record_history(&mut tx, record.id, record.version, "create", caller.id, None, None, Some(&after))
+        .await?;
+    if let Some(key) = &key {
+        incident_rows::remember_key(&mut tx, caller.id, key, &request_hash, record.id).await?;
+    }
+    notify(&mut tx, &state, record.id).await?;
+    tx.commit().await?;
+    let incident = engine_incident(&record, &placed);
+    apply(&state, Applied::Upsert(Box::new(incident), Box::new(record.clone()), "create")).await?;
+    let mut response = with_etag(StatusCode::CREATED, &record);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/incidents/{}", record.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// One incident
+///
+/// The incident as a GeoJSON Feature, with its version as ETag; 404 outside the
+/// caller's scope.
+#[utoipa::path(
+    get,
+    path = "/api/incidents/{id}",
+    operation_id = "getIncident",
+    tag = "incidents",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Incident id.")),
+    responses(
+        (status = 200, description = "The incident.", body = IncidentFeature, content_type = "application/geo+json"),
+        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
+async fn read(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let caller = auth.required()?;
+    let id = incident_id(&id)?;
+    let record = incident_rows::get(&state.pool, id).await?.filter(|r| readable(Some(&caller), r));
+    Ok(with_etag(StatusCode::OK, &record.ok_or_else(|| not_found(id))?))
+}
+
+fn incident_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|&id| id > 0).ok_or_else(|| ApiError::InvalidParameter {
+        param: "id".into(),
+        detail: format!("{raw:?} is not an incident id"),
+    })
+}
+
+/// The version named by `If-Match`.
+fn if_match(headers: &HeaderMap, required: bool) -> Result<Option<i32>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        if !required {
+            return Ok(None);
+        }
+        return Err(ApiError::client(
+            StatusCode::PRECONDITION_REQUIRED,
+            "if-match-required",
+            ("If-Match diperlukan", "If-Match required"),
+            (
+                "Kirim If-Match dengan ETag versi yang Anda ubah.".into(),
+                "Send If-Match with the ETag of the version you are changing.".into(),
+            ),
+        ));
+    };
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(Some)
+        .ok_or_else(|| field_error("If-Match", "must be an ETag this server gave"))
+}
+
+fn stale(current: i32) -> ApiError {
+    ApiError::client(
+        StatusCode::PRECONDITION_FAILED,
+        "stale-version",
+        ("Versi sudah berubah", "Version changed"),
+        (
+            format!("Insiden ini sudah diubah orang lain (versi sekarang {current}); muat ulang lalu ubah lagi."),
+            format!("Someone else changed this incident (now version {current}); reload and edit again."),
+        ),
+    )
+    .with("version", json!(current))
+}
+
+/// Edit an incident
+///
+/// Changes what is sent (a partial GeoJSON Feature: `geometry` and any `properties`)
+/// of the version named by `If-Match` (required: 428 without, 412 when stale, and
+/// nothing changes). The status moves forward (potensi → terjadi → ditangani →
+/// selesai); moving it back is reopening, which only a nasional or provinsi user may do,
+/// with a `reason`.
+#[utoipa::path(
+    patch,
+    path = "/api/incidents/{id}",
+    operation_id = "editIncident",
+    tag = "incidents",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Incident id."),
+        ("If-Match" = String, Header, description = "The ETag of the version being edited."),
+    ),
+    request_body(content = IncidentFeature, content_type = "application/geo+json"),
+    responses(
+        (status = 200, description = "The edited incident; ETag is its new version.", body = IncidentFeature, content_type = "application/geo+json"),
+        (status = 400, description = "Malformed JSON.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 403, description = "Outside the caller's region (before or after), or not allowed to reopen.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 412, description = "If-Match names an old version.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Body over 1 MB.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "A field is wrong.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 428, description = "No If-Match.", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
+async fn edit(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth.required()?;
+    let id = incident_id(&id)?;
+    check_body(&headers, &body)?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| malformed(&e))?;
+    let wanted = if_match(&headers, true)?.unwrap_or_default();
+    let before = incident_rows::get(&state.pool, id).await?.filter(|r| readable(Some(&caller), r));
+    let before = before.ok_or_else(|| not_found(id))?;
+    check_write_scope(&caller, &before.placement)?;
+    if before.version != wanted {
+        return Err(stale(before.version));
+    }
+    let (fields, reason) = read_fields(&value, Some(&before.fields), Utc::now())?;
+    if fields.status < before.fields.status {
+        if !matches!(caller.role, Role::Nasional | Role::Provinsi) {
+            return Err(ApiError::forbidden(
+                format!(
+                    "Status tidak dapat kembali dari {} ke {}; hanya pengguna nasional atau provinsi yang dapat membuka kembali.",
+                    before.fields.status, fields.status
+                ),
+                format!(
+                    "The status cannot go back from {} to {}; only a nasional or provinsi user can reopen.",
+                    before.fields.status, fields.status
+                ),
+            ));
+        }
+        if reason.is_none() {
+            return Err(field_error(
+                "reason",
+                format!("reopening (status {} back to {}) needs a reason", before.fields.status, fields.status),
+            ));
+        }
+    }
+    let placed = place(state.read().index(), &fields)?;
+    check_write_scope(&caller, &placed.placement)?;
+    let mut tx = state.pool.begin().await?;
+    let Some(record) = incident_rows::update(&mut tx, id, wanted, &fields, &placed.placement).await? else {
+        let current = incident_rows::version(&mut tx, id).await?;
+        tx.rollback().await?;
+        return Err(match current {
+            Some((version, false)) => stale(version),
+            _ => not_found(id),
+        });
+    };
+    let (old, new) = (feature(&before), feature(&record));
+    incident_rows::record_history(
+        &mut tx,
+        id,
+        record.version,
+        "update",
+        caller.id,
+        reason.as_deref(),
+        Some(&old),
+        Some(&new),
+    )
+    .await?;
+    notify(&mut tx, &state, id).await?;
+    tx.commit().await?;
+    let incident = engine_incident(&record, &placed);
+    apply(&state, Applied::Upsert(Box::new(incident), Box::new(record.clone()), "update")).await?;
+    Ok(with_etag(StatusCode::OK, &record))
+}
+
+/// Delete an incident
+///
+/// Marks the incident deleted (it stays in the history). `If-Match`, when sent, must
+/// name the current version.
+#[utoipa::path(
+    delete,
+    path = "/api/incidents/{id}",
+    operation_id = "deleteIncident",
+    tag = "incidents",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Incident id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version being deleted."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 403, description = "Outside the caller's region.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 412, description = "If-Match names an old version.", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
+async fn remove(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let caller = auth.required()?;
+    let id = incident_id(&id)?;
+    let wanted = if_match(&headers, false)?;
+    let before = incident_rows::get(&state.pool, id).await?.filter(|r| readable(Some(&caller), r));
+    let before = before.ok_or_else(|| not_found(id))?;
+    check_write_scope(&caller, &before.placement)?;
+    let mut tx = state.pool.begin().await?;
+    let Some(version) = incident_rows::delete(&mut tx, id, wanted).await? else {
+        let current = incident_rows::version(&mut tx, id).await?;
+        tx.rollback().await?;
+        return Err(match current {
+            Some((version, false)) => stale(version),
+            _ => not_found(id),
+        });
+    };
+    incident_rows::record_history(&mut tx, id, version, "delete", caller.id, None, Some(&feature(&before)), None)
+        .await?;
+    notify(&mut tx, &state, id).await?;
+    tx.commit().await?;
+    apply(&state, Applied::Remove(id, version, before.placement.codes.clone())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An incident's history
+///
+/// Every create, edit and delete of the incident, oldest first: version, action, who
+/// (user name), when, the reason of a reopening, and the incident before and after.
+#[utoipa::path(
+    get,
+    path = "/api/incidents/{id}/history",
+    operation_id = "incidentHistory",
+    tag = "incidents",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Incident id.")),
+    responses(
+        (status = 200, description = "The history.", body = Object),
+        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
+async fn history(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let caller = auth.required()?;
+    let id = incident_id(&id)?;
+    let entries = incident_rows::history(&state.pool, id).await?;
+    // Readable if the caller can see the incident as it is now, or as it last was.
+    let last = entries.iter().rev().find_map(|e| e.after.as_ref().or(e.before.as_ref()));
+    let codes: Vec<Option<RegionCode>> = ["kecamatan", "kabupaten_kota", "provinsi"]
+        .iter()
+        .map(|k| last.and_then(|f| f["properties"][k].as_str()).and_then(|c| c.parse().ok()))
+        .collect();
+    let scope = crate::auth::read_scope(Some(&caller));
+    if entries.is_empty() || !scope.covers(&[codes[0].as_ref(), codes[1].as_ref(), codes[2].as_ref()]) {
+        return Err(not_found(id));
+    }
+    Ok(Json(json!({ "id": id, "history": entries })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// `west,south,east,north` in degrees.
+    #[param(example = "119.3,-5.3,119.6,-5.0")]
+    bbox: Option<String>,
+    /// A region code: incidents within it (its whole subtree).
+    #[param(example = "73.71")]
+    kode: Option<String>,
+    /// Only incidents in regencies/cities at this risk level (hijau, kuning, merah).
+    level: Option<String>,
+    /// Categories, comma-separated.
+    category: Option<String>,
+    /// Statuses, comma-separated.
+    status: Option<String>,
+    /// Lowest severity (1-5).
+    severity_min: Option<String>,
+    /// Highest severity (1-5).
+    severity_max: Option<String>,
+    /// Occurred at or after (RFC 3339 or a date).
+    from: Option<String>,
+    /// Occurred before (RFC 3339 or a date).
+    to: Option<String>,
+    /// Words in the description.
+    q: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn bad(param: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidParameter { param: param.into(), detail: detail.into() }
+}
+
+fn list_of<T: std::str::FromStr<Err = String>>(param: &str, v: Option<&str>) -> Result<Vec<T>, ApiError> {
+    v.filter(|v| !v.is_empty())
+        .map(|v| v.split(',').map(|s| s.trim().parse::<T>().map_err(|e| bad(param, e))).collect())
+        .unwrap_or(Ok(Vec::new()))
+}
+
+fn severity_param(param: &str, v: Option<&str>) -> Result<Option<u8>, ApiError> {
+    v.filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<u8>()
+                .ok()
+                .filter(|s| (1..=5).contains(s))
+                .ok_or_else(|| bad(param, format!("{v:?} is not 1 to 5")))
+        })
+        .transpose()
+}
+
+/// List incidents
+///
+/// Incidents within the caller's scope, newest first, as a GeoJSON FeatureCollection of
+/// at most `limit` (maximum 1000) with `next_cursor` for the next page (stable: by id,
+/// descending).
+#[utoipa::path(
+    get,
+    path = "/api/incidents",
+    operation_id = "listIncidents",
+    tag = "incidents",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of incidents.", body = Object, content_type = "application/geo+json"),
+        (status = 400, description = "A malformed filter.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+    )
+)]
+async fn list(State(state): State<AppState>, auth: Auth, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+    let caller = auth.required()?;
+    let mut filter = Filter::default();
+    if let Some(bbox) = q.bbox.as_deref().filter(|v| !v.is_empty()) {
+        let n: Vec<f64> = bbox.split(',').filter_map(|v| v.trim().parse::<f64>().ok()).collect();
+        match n.as_slice() {
+            &[w, s, e, n]
+                if [w, s, e, n].iter().all(|v| v.is_finite())
+                    && w <= e
+                    && s <= n
+                    && (-180.0..=180.0).contains(&w)
+                    && (-180.0..=180.0).contains(&e)
+                    && (-90.0..=90.0).contains(&s)
+                    && (-90.0..=90.0).contains(&n) =>
+            {
+                filter.bbox = Some([w, s, e, n]);
+            }
+            _ => return Err(bad("bbox", format!("{bbox:?} is not west,south,east,north in degrees"))),
+        }
+    }
+    if let Some(code) = q.kode.as_deref().filter(|v| !v.is_empty()) {
+        filter.region = Some(code.parse().map_err(|e: crate::region::MalformedCode| bad("kode", e.to_string()))?);
+    }
+    if let Some(level) = q.level.as_deref().filter(|v| !v.is_empty()) {
+        let wanted = match level {
+            "hijau" => crate::engine::risk::RiskLevel::Hijau,
+            "kuning" => crate::engine::risk::RiskLevel::Kuning,
+            "merah" => crate::engine::risk::RiskLevel::Merah,
+            _ => return Err(bad("level", format!("{level:?} is not hijau, kuning or merah"))),
+        };
+        let engine = state.read();
+        let current = engine.current();
+        filter.regencies = Some(
+            engine
+                .index()
+                .level_ids(crate::region::RegionLevel::KabupatenKota)
+                .into_iter()
+                .filter(|&id| current.standings[id as usize].level == wanted)
+                .map(|id| engine.index().region(id).code.to_string())
+                .collect(),
+        );
+    }
+    filter.categories = list_of("category", q.category.as_deref())?;
+    filter.statuses = list_of("status", q.status.as_deref())?;
+    filter.severity_min = severity_param("severity_min", q.severity_min.as_deref())?;
+    filter.severity_max = severity_param("severity_max", q.severity_max.as_deref())?;
+    let time = |param: &str, v: Option<&str>| {
+        v.filter(|v| !v.is_empty()).map(|v| parse_time(v).map_err(|e| bad(param, e))).transpose()
+    };
+    filter.from = time("from", q.from.as_deref())?;
+    filter.to = time("to", q.to.as_deref())?;
+    if let (Some(from), Some(to)) = (filter.from, filter.to) {
+        if from > to {
+            return Err(bad("from", "from lies after to"));
+        }
+    }
+    filter.text = q.q.filter(|v| !v.is_empty());
+    if filter.text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(bad("q", "at most 200 characters"));
+    }
+    let limit = match q.limit.as_deref().filter(|v| !v.is_empty()) {
+        None => 100,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| bad("limit", format!("{v:?} is not 1 to {MAX_LIMIT}")))?,
+    };
+    filter.before_id = match q.cursor.as_deref().filter(|v| !v.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            c.parse::<i64>().ok().filter(|&c| c > 0).ok_or_else(|| bad("cursor", "not a cursor this server gave"))?,
+        ),
+    };
+    let scope = caller.read_scope();
+    let records = incident_rows::list(&state.pool, &scope, &filter, limit + 1).await?;
+    let more = records.len() as i64 > limit;
+    let page = &records[..records.len().min(limit as usize)];
+    let next = if more { page.last().map(|r| r.id.to_string()) } else { None };
+    let body = json!({
+        "type": "FeatureCollection",
+        "features": page.iter().map(feature).collect::<Vec<_>>(),
+        "count": page.len(),
+        "next_cursor": next,
+    });
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], Json(body)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-28T00:00:00Z".parse().expect("time")
+    }
+
+    fn body(properties: Value) -> Value {
+        json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [119.43, -5.14]}, "properties": properties})
+    }
+
+    fn field_of(e: ApiError) -> String {
+        match e {
+            ApiError::Client(p) => p.extra.get("field").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn a_complete_body_reads_and_defaults_apply() {
+        let (f, _) =
+            read_fields(&body(json!({"category": "agraria", "severity": 3, "occurred_at": "2026-11-20"})), None, now())
+                .expect("valid");
+        assert_eq!((f.category, f.severity.get(), f.status), (Category::Agraria, 3, Status::Potensi));
+        assert_eq!(f.casualties, Casualties::default());
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (json!({"severity": 3, "occurred_at": "2026-11-20"}), "properties.category"),
+            (json!({"category": "agraria", "severity": 6, "occurred_at": "2026-11-20"}), "properties.severity"),
+            (json!({"category": "agraria", "severity": "3", "occurred_at": "2026-11-20"}), "properties.severity"),
+            (json!({"category": "agraria", "severity": 3, "occurred_at": "2027-01-01"}), "properties.occurred_at"),
+            (
+                json!({"category": "agraria", "severity": 3, "occurred_at": "2026-11-20", "warna": 1}),
+                "properties.warna",
+            ),
+            (json!({"category": "agraria", "severity": 3, "occurred_at": "2026-11-20", "id": 1}), "properties.id"),
+            (
+                json!({"category": "agraria", "severity": 3, "occurred_at": "2026-11-20", "casualties": {"luka": -1}}),
+                "properties.casualties.luka",
+            ),
+        ];
+        for (properties, field) in cases {
+            let e = read_fields(&body(properties.clone()), None, now()).expect_err("invalid");
+            assert_eq!(field_of(e), field, "{properties}");
+        }
+    }
+
+    #[test]
+    fn an_edit_keeps_what_it_does_not_send() {
+        let (base, _) = read_fields(
+            &body(json!({"category": "agraria", "severity": 3, "occurred_at": "2026-11-20", "description": "a"})),
+            None,
+            now(),
+        )
+        .expect("valid");
+        let (edited, reason) =
+            read_fields(&json!({"properties": {"severity": 4}, "reason": "x"}), Some(&base), now()).expect("valid");
+        assert_eq!((edited.severity.get(), edited.description.as_str(), reason.as_deref()), (4, "a", Some("x")));
+        assert_eq!(edited.geometry, base.geometry);
+    }
+}
