@@ -164,7 +164,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = cli.database_url.as_deref().context("no database: set DATABASE_URL or pass --database-url")?;
-    let pool = db::connect(url, 16).await.context("cannot connect to the database")?;
+    let pool = db::connect(url, 32).await.context("cannot connect to the database")?;
     db::migrate(&pool).await.context("cannot apply the migrations")?;
     match cli.command {
         Command::Migrate => {

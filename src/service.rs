@@ -8,9 +8,7 @@ use chrono::Utc;
 use sqlx::PgPool;
 
 use crate::db;
-use crate::engine::regions::RegionId;
 use crate::engine::regions::{AssignError, RegionIndex};
-use crate::engine::risk::RiskLevel;
 use crate::engine::risk::RiskModel;
 use crate::engine::store::region_only_assignment;
 use crate::engine::Engine;
@@ -145,13 +143,13 @@ async fn notify_changed(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Resul
 /// drops.
 ///
 /// Single incidents written through the API of another server (`incident:<id>:<server>`)
-/// are read and applied one by one; `on_levels` hears of the risk levels they change.
+/// are read and applied one by one; `on_incident` hears of each (id, regions, deleted).
 pub async fn follow_changes(
     pool: PgPool,
     engine: Arc<RwLock<Engine>>,
     tiles: Arc<Tiles>,
     instance: u64,
-    on_levels: impl Fn(i64, [Option<RegionCode>; 3], bool, &[(RegionId, RiskLevel, RiskLevel)]) + Send + Sync + 'static,
+    on_incident: impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync + 'static,
 ) {
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
@@ -170,7 +168,7 @@ pub async fn follow_changes(
         while let Ok(notification) = listener.recv().await {
             if let Some(change) = IncidentNotice::parse(notification.payload()) {
                 if change.instance != instance {
-                    follow_incident(&pool, &engine, &tiles, change.id, &on_levels).await;
+                    follow_incident(&pool, &engine, &tiles, change.id, &on_incident).await;
                 }
                 continue;
             }
@@ -192,7 +190,7 @@ pub async fn follow_changes(
                         })
                     })
                     .await;
-                    if let Ok((n, _)) = swapped {
+                    if let Ok(n) = swapped {
                         tracing::info!(incidents = n, "engine reloaded after a bulk load");
                     }
                 }
@@ -223,7 +221,7 @@ async fn follow_incident(
     engine: &Arc<RwLock<Engine>>,
     tiles: &Arc<Tiles>,
     id: i64,
-    on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool, &[(RegionId, RiskLevel, RiskLevel)]) + Send + Sync),
+    on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
 ) {
     let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
     let incident = match db::incidents::load_one(pool, &index, id).await {
@@ -264,8 +262,8 @@ async fn follow_incident(
         })
     })
     .await;
-    if let Ok(((), levels)) = applied {
-        on_levels(id, codes, deleted, &levels);
+    if applied.is_ok() {
+        on_levels(id, codes, deleted);
     }
 }
 

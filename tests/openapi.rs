@@ -1,10 +1,15 @@
 //! The OpenAPI document at `/openapi.json`: well-formed OpenAPI 3.1 whose references
 //! all resolve, describing exactly the routes the server has. Every documented
-//! operation, called with its documented examples, answers a documented status with a
-//! body that matches the documented schema; and no route is registered outside the
-//! documented router, so that a route added without documentation fails here.
+//! operation, called with its documented examples (and where it needs them a token from
+//! `POST /api/login`, a body matching its documented request schema, and the id and
+//! version of an incident the test records), answers a documented status with the
+//! documented headers and a body that matches the documented schema; and no route is
+//! registered outside the documented router, so that a route added without
+//! documentation fails here.
 
 mod common;
+#[path = "openapi/session.rs"]
+mod session;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,32 +17,60 @@ use std::path::Path;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use chrono::Utc;
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use common::{empty_db, imported_db};
+use session::{add_users, load_incidents, request_body, Session, OPERATOR, PUSAT};
 use sipks::http::{app, AppState};
 
-/// Every operation the server has, as the document must list it.
-const OPERATIONS: [(&str, &str); 12] = [
-    ("get", "/healthz"),
-    ("get", "/api/regions"),
-    ("get", "/api/regions/{kode}"),
-    ("get", "/api/risk"),
-    ("get", "/api/regions/{kode}/risk"),
-    ("get", "/api/hotspots"),
-    ("get", "/api/hotspots/clusters"),
-    ("get", "/tiles"),
-    ("get", "/tiles/{source}"),
-    ("get", "/tiles/{source}/{z}/{x}/{y}"),
-    ("get", "/styles/{name}"),
-    ("get", "/openapi.json"),
+/// Every operation the server has, as the document must list it, in the order the test
+/// calls them (logging in before what needs a token; recording the incident before
+/// reading, editing and deleting it; logging out last), with the user whose token it is
+/// called with where it documents the `bearer` security scheme.
+const OPERATIONS: [(&str, &str, Option<&str>); 22] = [
+    ("get", "/healthz", None),
+    ("get", "/api/regions", None),
+    ("get", "/api/regions/{kode}", None),
+    ("get", "/api/risk", None),
+    ("get", "/api/regions/{kode}/risk", None),
+    ("get", "/api/hotspots", None),
+    ("get", "/api/hotspots/clusters", None),
+    ("get", "/tiles", None),
+    ("get", "/tiles/{source}", None),
+    ("get", "/styles/{name}", None),
+    ("get", "/openapi.json", None),
+    ("post", "/api/login", None),
+    ("get", "/api/me", Some(OPERATOR)),
+    ("get", "/tiles/{source}/{z}/{x}/{y}", Some(PUSAT)),
+    ("post", "/api/incidents", Some(OPERATOR)),
+    ("get", "/api/incidents/{id}", Some(OPERATOR)),
+    ("get", "/api/incidents", Some(PUSAT)),
+    ("patch", "/api/incidents/{id}", Some(OPERATOR)),
+    ("get", "/api/incidents/{id}/history", Some(PUSAT)),
+    ("delete", "/api/incidents/{id}", Some(OPERATOR)),
+    ("get", "/api/events", Some(PUSAT)),
+    ("post", "/api/logout", Some(OPERATOR)),
 ];
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
+/// A request body and its media type.
+type Payload = (&'static str, Value);
+
+/// A request: headers as (name, value) pairs.
+struct Call {
+    method: Method,
+    uri: String,
+    /// The documented header parameters, with the token (if any).
+    headers: Vec<(String, String)>,
+    /// Just the token, if any.
+    auth: Vec<(String, String)>,
+    body: Option<Payload>,
+}
+
+/// An answer. The body of an event stream is not read: it never ends.
 struct Reply {
     status: StatusCode,
     headers: HeaderMap,
@@ -46,7 +79,15 @@ struct Reply {
 
 impl Reply {
     fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+        self.header("content-type")
+    }
+
+    fn media_type(&self) -> String {
+        self.content_type().split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
     fn json(&self, what: &str) -> Value {
@@ -54,19 +95,32 @@ impl Reply {
     }
 }
 
-async fn send(app: &Router, method: Method, uri: &str, headers: &[(String, String)]) -> Reply {
+async fn send(app: &Router, method: Method, uri: &str, headers: &[(String, String)], body: Option<&Payload>) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         request = request.header(name.as_str(), value.as_str());
     }
-    let response = app.clone().oneshot(request.body(Body::empty()).expect("request")).await.expect("response");
+    let body = match body {
+        Some((media_type, value)) => {
+            request = request.header("content-type", *media_type);
+            Body::from(serde_json::to_vec(value).expect("a JSON body"))
+        }
+        None => Body::empty(),
+    };
+    let response = app.clone().oneshot(request.body(body).expect("request")).await.expect("response");
     let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes().to_vec();
+    let stream = parts.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    // Dropping an event stream unread closes it.
+    let body = if stream { Vec::new() } else { body.collect().await.expect("body").to_bytes().to_vec() };
     Reply { status: parts.status, headers: parts.headers, body }
 }
 
+fn bearer(token: &str) -> (String, String) {
+    ("Authorization".to_owned(), format!("Bearer {token}"))
+}
+
 async fn document(app: &Router) -> Value {
-    let reply = send(app, Method::GET, "/openapi.json", &[]).await;
+    let reply = send(app, Method::GET, "/openapi.json", &[], None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.content_type(), "application/json");
     reply.json("/openapi.json")
@@ -108,8 +162,13 @@ fn parameters<'a>(operation: &'a Value, location: &str) -> Vec<&'a Value> {
     operation["parameters"].as_array().map(|ps| ps.iter().filter(|p| p["in"] == location).collect()).unwrap_or_default()
 }
 
-/// A parameter's documented example (or default), as it goes into a URL or header.
-fn sample(parameter: &Value) -> String {
+/// A parameter's value as it goes into a URL or header: the test's own where the
+/// value depends on this database (`live`, by name), else the documented example or
+/// default.
+fn sample(parameter: &Value, live: &BTreeMap<String, String>) -> String {
+    if let Some(value) = parameter["name"].as_str().and_then(|name| live.get(name)) {
+        return value.clone();
+    }
     let value = parameter
         .get("example")
         .or_else(|| parameter["schema"].get("default"))
@@ -154,8 +213,26 @@ fn assert_matches(doc: &Value, schema: &Value, body: &Value, what: &str) {
     assert!(errors.is_empty(), "{what}: the body does not match its documented schema:\n{}", errors.join("\n"));
 }
 
+/// The security schemes an operation names, and whether it may also be called without
+/// any (an empty requirement, or no `security` at all).
+fn security(operation: &Value) -> (BTreeSet<String>, bool) {
+    let Some(requirements) = operation["security"].as_array() else { return (BTreeSet::new(), true) };
+    let mut schemes = BTreeSet::new();
+    let mut optional = false;
+    for requirement in requirements {
+        let requirement = requirement.as_object().expect("a security requirement");
+        optional |= requirement.is_empty();
+        schemes.extend(requirement.keys().cloned());
+    }
+    (schemes, optional)
+}
+
+fn is_json(media_type: &str) -> bool {
+    media_type == "application/json" || media_type.ends_with("+json")
+}
+
 /// Checks a reply against the operation's documented responses: a documented status,
-/// the documented media type and headers, and a JSON body matching the schema.
+/// the documented headers and media type, and a JSON body matching the schema.
 fn assert_documented(doc: &Value, operation: &Value, reply: &Reply, what: &str) {
     let status = reply.status.as_u16().to_string();
     let response = &operation["responses"][&status];
@@ -164,15 +241,19 @@ fn assert_documented(doc: &Value, operation: &Value, reply: &Reply, what: &str) 
         "{what}: status {status} is not documented ({})",
         String::from_utf8_lossy(&reply.body)
     );
+    for header in response["headers"].as_object().into_iter().flatten().map(|(name, _)| name) {
+        assert!(reply.headers.contains_key(header.as_str()), "{what}: {status} without its header {header}");
+    }
     let Some(content) = response["content"].as_object() else {
         assert!(reply.body.is_empty(), "{what}: status {status} is documented without a body, but has one");
         return;
     };
-    let media_type = reply.content_type().split(';').next().unwrap_or_default().trim().to_owned();
+    let media_type = reply.media_type();
     let documented = content.get(&media_type).unwrap_or_else(|| {
         panic!("{what}: {status} answered {media_type:?}, documented {:?}", content.keys().collect::<Vec<_>>())
     });
-    if let Some(schema) = documented.get("schema") {
+    // Tiles and event streams are not JSON: their media type is what can be checked.
+    if let Some(schema) = documented.get("schema").filter(|_| is_json(&media_type)) {
         assert_matches(doc, schema, &reply.json(what), &format!("{what} ({status})"));
     }
 }
@@ -210,6 +291,10 @@ async fn the_document_is_openapi_3_1_and_every_reference_resolves() {
         validator(&doc, schema);
     }
 
+    let schemes = doc["components"]["securitySchemes"].as_object().expect("security schemes");
+    let bearer = &schemes["bearer"];
+    assert_eq!((bearer["type"].as_str(), bearer["scheme"].as_str()), (Some("http"), Some("bearer")), "{bearer}");
+
     let tags: BTreeSet<&str> =
         doc["tags"].as_array().expect("tags").iter().filter_map(|t| t["name"].as_str()).collect();
     let mut ids = BTreeSet::new();
@@ -225,6 +310,13 @@ async fn the_document_is_openapi_3_1_and_every_reference_resolves() {
             "{what}: operationId {} repeated",
             operation["operationId"]
         );
+        let (named, _) = security(operation);
+        for scheme in &named {
+            assert!(schemes.contains_key(scheme), "{what}: security scheme {scheme} is not declared");
+        }
+        if !named.is_empty() {
+            assert!(operation["responses"]["401"].is_object(), "{what}: takes a token but documents no 401");
+        }
         let operation_tags = operation["tags"].as_array().expect("tags");
         assert!(!operation_tags.is_empty(), "{what}: no tag");
         assert!(operation_tags.iter().all(|t| t.as_str().is_some_and(|t| tags.contains(t))), "{what}: undeclared tag");
@@ -254,28 +346,9 @@ async fn the_document_is_openapi_3_1_and_every_reference_resolves() {
         }
     }
     let expected: BTreeSet<(String, String)> =
-        OPERATIONS.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        OPERATIONS.iter().map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned())).collect();
     assert_eq!(listed, expected, "the documented operations are not the server's");
     db.drop().await;
-}
-
-/// Loads twelve incidents in Kota Makassar (73.71), two days old and a few hundred
-/// metres apart, and an indicator there, so that the answers have contributions,
-/// indicators and a cluster to describe.
-async fn load_incidents(pool: &sqlx::PgPool, dir: &Path) {
-    let recent = (Utc::now() - chrono::Duration::days(2)).to_rfc3339();
-    let mut csv = String::from("lon,lat,occurred_at,category,severity,status,source,description,id\n");
-    for i in 0..12 {
-        let (x, y) = (119.42 + f64::from(i % 4) * 0.003, -5.14 + f64::from(i / 4) * 0.003);
-        csv.push_str(&format!("{x},{y},{recent},antar_kelompok,{},terjadi,polri,Bentrok {i},OA-{i}\n", 1 + i % 5));
-    }
-    let incidents = dir.join("incidents.csv");
-    std::fs::write(&incidents, csv).expect("write");
-    let index = sipks::service::build_index(pool).await.expect("index");
-    sipks::service::import_incidents(pool, &index, &incidents, false).await.expect("incidents import");
-    let indicators = dir.join("indicators.csv");
-    std::fs::write(&indicators, "kode,indicator,value,date\n73.71,ikp_bawaslu,80,2026-09-01\n").expect("write");
-    sipks::service::import_indicators(pool, &indicators).await.expect("indicators import");
 }
 
 #[tokio::test]
@@ -283,58 +356,97 @@ async fn every_documented_operation_answers_as_documented() {
     let db = imported_db().await;
     let dir = tempfile::tempdir().expect("dir");
     load_incidents(&db.pool, dir.path()).await;
+    add_users(&db.pool).await;
     let engine = sipks::service::load_engine(&db.pool, Default::default()).await.expect("engine");
     let app = app(AppState::new(db.pool.clone(), engine));
     let doc = document(&app).await;
+    let mut session = Session::default();
 
-    for (method, template, operation) in operations(&doc) {
-        let what = format!("{method} {template}");
-        let method: Method = method.to_uppercase().parse().expect("method");
+    for (method_name, template, user) in OPERATIONS {
+        let what = format!("{method_name} {template}");
+        let operation = &doc["paths"][template][method_name];
+        assert!(operation.is_object(), "{what} is not documented");
+        let method: Method = method_name.to_uppercase().parse().expect("method");
+        let (schemes, optional) = security(operation);
+        assert_eq!(
+            user.is_some(),
+            schemes.contains("bearer"),
+            "{what}: a token exactly where the document asks for one"
+        );
+        let auth: Vec<(String, String)> = user.map(|user| bearer(session.token(user))).into_iter().collect();
+
         let path_samples: BTreeMap<String, String> = parameters(operation, "path")
             .into_iter()
-            .map(|p| (p["name"].as_str().expect("name").to_owned(), sample(p)))
+            .map(|p| (p["name"].as_str().expect("name").to_owned(), sample(p, &session.live)))
             .collect();
         let path_with = |samples: &BTreeMap<String, String>| {
-            samples.iter().fold(template.clone(), |path, (name, value)| path.replace(&format!("{{{name}}}"), value))
+            samples.iter().fold(template.to_owned(), |path, (name, value)| path.replace(&format!("{{{name}}}"), value))
         };
         let query: Vec<String> = parameters(operation, "query")
             .into_iter()
-            .map(|p| format!("{}={}", p["name"].as_str().expect("name"), sample(p)))
+            .map(|p| format!("{}={}", p["name"].as_str().expect("name"), sample(p, &session.live)))
             .collect();
         let headers: Vec<(String, String)> = parameters(operation, "header")
             .into_iter()
-            .map(|p| (p["name"].as_str().expect("name").to_owned(), sample(p)))
+            .map(|p| (p["name"].as_str().expect("name").to_owned(), sample(p, &session.live)))
             .collect();
         let path = path_with(&path_samples);
+        let uri = if query.is_empty() { path.clone() } else { format!("{path}?{}", query.join("&")) };
+
+        let body = request_body(method_name, template);
+        match (&body, operation["requestBody"]["content"].as_object()) {
+            (Some((media_type, value)), Some(content)) => {
+                let documented = content
+                    .get(*media_type)
+                    .unwrap_or_else(|| panic!("{what}: no request body of type {media_type} is documented"));
+                assert_matches(&doc, &documented["schema"], value, &format!("{what}: the request body"));
+            }
+            (None, None) => {}
+            _ => panic!("{what}: the test sends a body exactly where the document describes one"),
+        }
+
+        // Without a token where one is needed, and with one the server never gave: 401.
+        if !schemes.is_empty() {
+            if !optional {
+                let reply = send(&app, method.clone(), &uri, &headers, body.as_ref()).await;
+                assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}: {uri} without a token");
+                assert_documented(&doc, operation, &reply, &format!("{what}: {uri} without a token"));
+            }
+            let mut forged = headers.clone();
+            forged.push(bearer(&"0".repeat(64)));
+            let reply = send(&app, method.clone(), &uri, &forged, body.as_ref()).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}: {uri} with a made-up token");
+            assert_documented(&doc, operation, &reply, &format!("{what}: {uri} with a made-up token"));
+        }
 
         // With every documented parameter at its example: a success, as documented.
-        let uri = if query.is_empty() { path.clone() } else { format!("{path}?{}", query.join("&")) };
-        let reply = send(&app, method.clone(), &uri, &headers).await;
+        let call = Call { method: method.clone(), uri, headers: [headers, auth.clone()].concat(), auth, body };
+        let reply = send(&app, method.clone(), &call.uri, &call.headers, call.body.as_ref()).await;
         assert!(
             reply.status.is_success(),
-            "{what}: {uri} answered {} {}",
+            "{what}: {} answered {} {}",
+            call.uri,
             reply.status,
             String::from_utf8_lossy(&reply.body)
         );
-        assert_documented(&doc, operation, &reply, &format!("{what}: {uri}"));
-        let response = &operation["responses"][reply.status.as_u16().to_string()];
-        for header in response["headers"].as_object().into_iter().flatten().map(|(name, _)| name) {
-            assert!(reply.headers.contains_key(header.as_str()), "{what}: {uri} answered without header {header}");
-        }
+        assert_documented(&doc, operation, &reply, &format!("{what}: {}", call.uri));
 
-        // Revalidating an entity tag it gave.
-        if let Some(etag) = reply.headers.get("etag").and_then(|v| v.to_str().ok()) {
-            let mut revalidate = headers.clone();
+        // Revalidating an entity tag it gave, where the operation documents 304.
+        let etag = reply.headers.get("etag").and_then(|v| v.to_str().ok());
+        if let Some(etag) = etag.filter(|_| operation["responses"]["304"].is_object()) {
+            let mut revalidate = call.headers.clone();
             revalidate.retain(|(name, _)| !name.eq_ignore_ascii_case("if-none-match"));
             revalidate.push(("If-None-Match".to_owned(), etag.to_owned()));
-            let reply = send(&app, method.clone(), &uri, &revalidate).await;
-            assert_eq!(reply.status, StatusCode::NOT_MODIFIED, "{what}: {uri} revalidated");
-            assert_documented(&doc, operation, &reply, &format!("{what}: {uri} revalidated"));
+            let reply = send(&app, method.clone(), &call.uri, &revalidate, None).await;
+            assert_eq!(reply.status, StatusCode::NOT_MODIFIED, "{what}: {} revalidated", call.uri);
+            assert_documented(&doc, operation, &reply, &format!("{what}: {} revalidated", call.uri));
         }
+
+        session.follow(&app, &doc, (method_name, template), &call, &reply).await;
 
         // With an unknown query parameter: a documented answer (a 400 where it is refused).
         let uri = format!("{path}?no_such_parameter=1");
-        let reply = send(&app, method.clone(), &uri, &[]).await;
+        let reply = send(&app, method.clone(), &uri, &call.auth, None).await;
         assert_documented(&doc, operation, &reply, &format!("{what}: {uri}"));
 
         // With each path parameter malformed in turn: a documented error.
@@ -342,16 +454,18 @@ async fn every_documented_operation_answers_as_documented() {
             let mut samples = path_samples.clone();
             samples.insert(name.clone(), "zz".to_owned());
             let uri = path_with(&samples);
-            let reply = send(&app, method.clone(), &uri, &[]).await;
+            let reply = send(&app, method.clone(), &uri, &call.auth, None).await;
             assert!(reply.status.is_client_error(), "{what}: {uri} answered {}", reply.status);
             assert_documented(&doc, operation, &reply, &format!("{what}: {uri}"));
         }
 
         // Every path answers a method it does not have with a 405 problem.
-        let reply = send(&app, Method::DELETE, &path, &[]).await;
-        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{what}: DELETE {path}");
+        let item = doc["paths"][template].as_object().expect("path item");
+        let other = METHODS.iter().find(|m| **m != "head" && !item.contains_key(**m)).expect("a method the path lacks");
+        let reply = send(&app, other.to_uppercase().parse().expect("method"), &path, &[], None).await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{what}: {other} {path}");
         assert_eq!(reply.content_type(), "application/problem+json");
-        assert_matches(&doc, &serde_json::json!({"$ref": "#/components/schemas/Problem"}), &reply.json(&what), &what);
+        assert_matches(&doc, &json!({"$ref": "#/components/schemas/Problem"}), &reply.json(&what), &what);
     }
     db.drop().await;
 }

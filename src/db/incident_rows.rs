@@ -156,34 +156,38 @@ pub async fn insert(
 ) -> Result<Record, sqlx::Error> {
     let [kec, kab, prov] = codes(placement);
     let touched: Vec<&str> = placement.touched.iter().map(RegionCode::as_str).collect();
-    let id: i64 = sqlx::query_scalar(
-        "insert into incidents (geom, region_code, category, severity, status, occurred_at, source, description,
-                                meninggal, luka, pengungsi, kecamatan_code, kabupaten_kota_code, provinsi_code,
-                                at_sea, touched_codes, reporter_id)
-         values (case when $1::bytea is null then null else st_setsrid(st_geomfromwkb($1), 4326) end, $2,
-                 $3::incident_category, $4, $5::incident_status, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         returning id",
-    )
-    .bind(fields.geometry.as_ref().map(wkb::write))
-    .bind(fields.region.as_ref().map(RegionCode::as_str))
-    .bind(fields.category.as_str())
-    .bind(i16::from(fields.severity.get()))
-    .bind(fields.status.as_str())
-    .bind(fields.occurred_at)
-    .bind(&fields.source)
-    .bind(&fields.description)
-    .bind(fields.casualties.meninggal)
-    .bind(fields.casualties.luka)
-    .bind(fields.casualties.pengungsi)
-    .bind(kec)
-    .bind(kab)
-    .bind(prov)
-    .bind(placement.at_sea)
-    .bind(&touched)
-    .bind(reporter)
-    .fetch_one(&mut **tx)
-    .await?;
-    get_in(tx, id).await
+    let sql = format!(
+        "with i as (
+             insert into incidents (geom, region_code, category, severity, status, occurred_at, source, description,
+                                    meninggal, luka, pengungsi, kecamatan_code, kabupaten_kota_code, provinsi_code,
+                                    at_sea, touched_codes, reporter_id)
+             values (case when $1::bytea is null then null else st_setsrid(st_geomfromwkb($1), 4326) end, $2,
+                     $3::incident_category, $4, $5::incident_status, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                     $16, $17)
+             returning *)
+         select {COLUMNS} from i left join users u on u.id = i.reporter_id"
+    );
+    let row = sqlx::query(&sql)
+        .bind(fields.geometry.as_ref().map(wkb::write))
+        .bind(fields.region.as_ref().map(RegionCode::as_str))
+        .bind(fields.category.as_str())
+        .bind(i16::from(fields.severity.get()))
+        .bind(fields.status.as_str())
+        .bind(fields.occurred_at)
+        .bind(&fields.source)
+        .bind(&fields.description)
+        .bind(fields.casualties.meninggal)
+        .bind(fields.casualties.luka)
+        .bind(fields.casualties.pengungsi)
+        .bind(kec)
+        .bind(kab)
+        .bind(prov)
+        .bind(placement.at_sea)
+        .bind(&touched)
+        .bind(reporter)
+        .fetch_one(&mut **tx)
+        .await?;
+    record(&row)
 }
 
 /// Replaces an incident's fields if it is at `version` and not deleted; `None` when
@@ -260,34 +264,6 @@ pub async fn version(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<Opti
     Ok(row)
 }
 
-/// Writes a history entry.
-#[allow(clippy::too_many_arguments)]
-pub async fn record_history(
-    tx: &mut Transaction<'_, Postgres>,
-    id: i64,
-    version: i32,
-    action: &str,
-    actor: i64,
-    reason: Option<&str>,
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into incident_history (incident_id, version, action, actor_id, reason, before, after)
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(version)
-    .bind(action)
-    .bind(actor)
-    .bind(reason)
-    .bind(before)
-    .bind(after)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// One history entry.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HistoryEntry {
@@ -332,44 +308,61 @@ pub async fn history(pool: &PgPool, id: i64) -> Result<Vec<HistoryEntry>, sqlx::
         .collect()
 }
 
-/// Serialises concurrent requests with the same idempotency key (until commit).
-pub async fn lock_key(tx: &mut Transaction<'_, Postgres>, user: i64, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($2, $1))")
-        .bind(user)
-        .bind(key)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// The incident an idempotency key made, with the hash of the request that made it.
-pub async fn keyed(
+/// Takes an idempotency key for this transaction (concurrent requests with the same
+/// key wait here until it commits) and returns the incident it already made, with the
+/// hash of the request that made it.
+pub async fn claim_key(
     tx: &mut Transaction<'_, Postgres>,
     user: i64,
     key: &str,
 ) -> Result<Option<(i64, Vec<u8>)>, sqlx::Error> {
-    sqlx::query_as("select incident_id, request_hash from idempotency_keys where user_id = $1 and key = $2")
-        .bind(user)
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await
+    let row: (Option<i64>, Option<Vec<u8>>) = sqlx::query_as(
+        "select k.incident_id, k.request_hash
+         from (select pg_advisory_xact_lock(hashtextextended($2, $1))) as l
+         left join idempotency_keys k on k.user_id = $1 and k.key = $2",
+    )
+    .bind(user)
+    .bind(key)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.0.zip(row.1))
 }
 
-/// Remembers what an idempotency key made.
-pub async fn remember_key(
+/// Ends a write in one round trip: its history entry, the idempotency key it used (if
+/// any), and the notice to other servers on `channel` (delivered at commit).
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_write(
     tx: &mut Transaction<'_, Postgres>,
-    user: i64,
-    key: &str,
-    request_hash: &[u8],
-    incident: i64,
+    entry: (i64, i32, &str, i64, Option<&str>),
+    before: Option<&Value>,
+    after: Option<&Value>,
+    key: Option<(&str, &[u8])>,
+    channel: &str,
+    notice: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into idempotency_keys (user_id, key, request_hash, incident_id) values ($1, $2, $3, $4)")
-        .bind(user)
-        .bind(key)
-        .bind(request_hash)
-        .bind(incident)
-        .execute(&mut **tx)
-        .await?;
+    let (id, version, action, actor, reason) = entry;
+    sqlx::query(
+        "with h as (
+             insert into incident_history (incident_id, version, action, actor_id, reason, before, after)
+             values ($1, $2, $3, $4, $5, $6, $7)),
+         k as (
+             insert into idempotency_keys (user_id, key, request_hash, incident_id)
+             select $4, $8, $9, $1 where $8::text is not null)
+         select pg_notify($10, $11)",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(action)
+    .bind(actor)
+    .bind(reason)
+    .bind(before)
+    .bind(after)
+    .bind(key.map(|k| k.0))
+    .bind(key.map(|k| k.1))
+    .bind(channel)
+    .bind(notice)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

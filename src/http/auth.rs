@@ -18,8 +18,9 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::AppState;
-use crate::auth::{self, Caller};
+use crate::auth::{self, Caller, Role};
 use crate::db;
+use crate::region::RegionCode;
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -166,7 +167,8 @@ struct LoginBody {
 struct LoginAnswer {
     /// Bearer token: send as `Authorization: Bearer <token>`.
     token: String,
-    /// When it expires (RFC 3339).
+    /// When it expires.
+    #[schema(format = DateTime)]
     expires_at: String,
     /// The user.
     user: UserAnswer,
@@ -176,12 +178,15 @@ struct LoginAnswer {
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
 struct UserAnswer {
+    /// User id.
     id: i64,
+    /// User name.
+    #[schema(example = "operator.makassar")]
     username: String,
-    /// nasional, provinsi, kabupaten_kota or analis.
-    role: String,
-    /// The region of a provinsi or kabupaten_kota user.
-    kode: Option<String>,
+    role: Role,
+    /// The region of a provinsi or kabupaten_kota user; null for the others.
+    #[schema(required = true)]
+    kode: Option<RegionCode>,
 }
 
 fn user_json(caller: &Caller) -> Value {
@@ -209,7 +214,10 @@ fn user_json(caller: &Caller) -> Value {
         (status = 400, description = "Malformed JSON.", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "Wrong name or password.", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "A field is missing or of the wrong type.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 429, description = "Too many failures; wait Retry-After seconds.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "Too many failures; wait Retry-After seconds.", body = Problem, content_type = PROBLEM_JSON,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
@@ -275,6 +283,8 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
     responses(
         (status = 204, description = "The token is revoked."),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn logout(State(state): State<AppState>, parts: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
@@ -306,6 +316,8 @@ async fn logout(State(state): State<AppState>, parts: axum::http::HeaderMap) -> 
     responses(
         (status = 200, description = "The user.", body = UserAnswer),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn me(auth: Auth) -> Result<Json<Value>, ApiError> {

@@ -73,22 +73,20 @@ impl Event {
     }
 }
 
-/// Publishes the risk-level changes a write made.
-pub fn publish_levels(state: &AppState, levels: &[(RegionId, RiskLevel, RiskLevel)]) {
-    if levels.is_empty() {
-        return;
-    }
-    let engine = state.read();
-    for &(id, before, after) in levels {
-        let region = engine.index().region(id);
-        let _ = state.events.send(Event::Risk {
-            kode: region.code.clone(),
-            nama: region.name.clone(),
-            level: region.level,
-            risk_level: after,
-            previous: before,
-        });
-    }
+/// Publishes risk-level changes as `risk` events.
+pub fn level_listener(events: broadcast::Sender<Event>) -> crate::tiles::LevelListener {
+    Box::new(move |engine: &crate::engine::Engine, levels: &[(RegionId, RiskLevel, RiskLevel)]| {
+        for &(id, before, after) in levels {
+            let region = engine.index().region(id);
+            let _ = events.send(Event::Risk {
+                kode: region.code.clone(),
+                nama: region.name.clone(),
+                level: region.level,
+                risk_level: after,
+                previous: before,
+            });
+        }
+    })
 }
 
 /// Live changes
@@ -103,9 +101,12 @@ pub fn publish_levels(state: &AppState, levels: &[(RegionId, RiskLevel, RiskLeve
     path = "/api/events",
     operation_id = "events",
     tag = "events",
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The event stream.", content_type = "text/event-stream", body = String),
         (status = 401, description = "An invalid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn events(State(state): State<AppState>, auth: Auth) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {

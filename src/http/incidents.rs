@@ -4,6 +4,8 @@
 //! engine (risk, tiles) before the answer, and announced to live readers and to other
 //! servers on the same database.
 
+mod schema;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -15,23 +17,25 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
 use super::error::{ApiError, Problem, PROBLEM_JSON};
-use super::events::{publish_levels, Event};
+use super::events::Event;
 use super::extract::Query;
 use super::AppState;
 use crate::auth::{Caller, Role, Scope};
 use crate::db::incident_rows::{self, Casualties, Fields, Filter, Placement, Record};
 use crate::engine::regions::{AssignError, RegionIndex};
+use crate::engine::risk::RiskLevel;
 use crate::engine::store::{region_only_assignment, Incident};
 use crate::incident::{Category, Severity, Status};
 use crate::ingest::incidents::{check_geometry, geometry_from_json, parse_time};
 use crate::region::RegionCode;
 use crate::tiles::{incident_area, IncidentChange};
+use schema::{IncidentEdit, IncidentFeature, IncidentHistory, IncidentPage, NewIncident};
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -432,32 +436,29 @@ async fn apply(state: &AppState, change: Applied) -> Result<(), ApiError> {
             Event::Incident { action: "delete", id: *id, version: Some(*version), kode: codes.clone() }
         }
     };
-    let levels = tokio::task::spawn_blocking(move || {
-        tiles
-            .change(|engine| {
-                let mut areas = Vec::new();
-                match change {
-                    Applied::Upsert(incident, _, _) => {
-                        areas.push(incident_area(&incident));
-                        if let Some(old) = engine.incidents().get(incident.id) {
-                            areas.push(incident_area(old));
-                        }
-                        engine.upsert(*incident);
+    tokio::task::spawn_blocking(move || {
+        tiles.change(|engine| {
+            let mut areas = Vec::new();
+            match change {
+                Applied::Upsert(incident, _, _) => {
+                    areas.push(incident_area(&incident));
+                    if let Some(old) = engine.incidents().get(incident.id) {
+                        areas.push(incident_area(old));
                     }
-                    Applied::Remove(id, _, _) => {
-                        if let Some(old) = engine.remove(id) {
-                            areas.push(incident_area(&old));
-                        }
+                    engine.upsert(*incident);
+                }
+                Applied::Remove(id, _, _) => {
+                    if let Some(old) = engine.remove(id) {
+                        areas.push(incident_area(&old));
                     }
                 }
-                ((), IncidentChange::Areas(areas))
-            })
-            .1
+            }
+            ((), IncidentChange::Areas(areas))
+        })
     })
     .await
     .map_err(|_| ApiError::Internal("engine update failed".into()))?;
     let _ = state.events.send(event);
-    publish_levels(state, &levels);
     Ok(())
 }
 
@@ -466,33 +467,19 @@ enum Applied {
     Remove(i64, i32, [Option<RegionCode>; 3]),
 }
 
-/// Tells other servers on the database (delivered at commit).
-async fn notify(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, state: &AppState, id: i64) -> Result<(), ApiError> {
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(crate::service::CHANGES_CHANNEL)
-        .bind(format!("incident:{id}:{:x}", state.instance))
-        .execute(&mut **tx)
-        .await?;
+/// Ends a write: its history entry, its idempotency key, and the notice that tells
+/// other servers on the database (delivered at commit).
+async fn finish(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    state: &AppState,
+    entry: (i64, i32, &str, i64, Option<&str>),
+    before: Option<&Value>,
+    after: Option<&Value>,
+    key: Option<(&str, &[u8])>,
+) -> Result<(), ApiError> {
+    let notice = format!("incident:{}:{:x}", entry.0, state.instance);
+    incident_rows::finish_write(tx, entry, before, after, key, crate::service::CHANGES_CHANNEL, &notice).await?;
     Ok(())
-}
-
-/// A new incident (GeoJSON Feature).
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes the JSON the handlers read and write, for the OpenAPI document")]
-struct IncidentFeature {
-    /// `Feature`.
-    #[schema(example = "Feature")]
-    r#type: String,
-    /// Point, LineString or Polygon (WGS84 longitude, latitude); null for a report known
-    /// only by its region (then `properties.kode`).
-    #[schema(value_type = Object, example = json!({"type": "Point", "coordinates": [119.43, -5.14]}))]
-    geometry: Option<Value>,
-    /// category, severity (1-5), status (potensi, terjadi, ditangani, selesai),
-    /// occurred_at (RFC 3339), source, description, casualties {meninggal, luka,
-    /// pengungsi}, kode; read-only: id, kecamatan, kabupaten_kota, provinsi, at_sea,
-    /// reporter, created_at, updated_at, version.
-    #[schema(value_type = Object, example = json!({"category": "agraria", "severity": 3, "status": "potensi", "occurred_at": "2026-11-20T10:00:00+07:00", "source": "polri", "description": "Sengketa lahan", "casualties": {"meninggal": 0, "luka": 2, "pengungsi": 0}}))]
-    properties: Value,
 }
 
 /// Record an incident
@@ -507,17 +494,23 @@ struct IncidentFeature {
     operation_id = "createIncident",
     tag = "incidents",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key returns the same incident.")),
-    request_body(content = IncidentFeature, content_type = "application/geo+json"),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255,
+        description = "Makes retries safe: the same key (1 to 255 characters, per user) with the same body returns the same incident.",
+        example = "6f1c2b9e-4d3a-4c1e-9b7a-2f0e8d5c1a30")),
+    request_body(content((NewIncident = "application/geo+json"), (NewIncident = "application/json"))),
     responses(
-        (status = 201, description = "Created; ETag is its version.", body = IncidentFeature, content_type = "application/geo+json"),
-        (status = 200, description = "A retry with the same Idempotency-Key: the incident it made.", body = IncidentFeature, content_type = "application/geo+json"),
+        (status = 201, description = "Created.", body = IncidentFeature, content_type = "application/geo+json",
+            headers(("ETag" = String, description = "The incident's version, quoted (`\"3\"`): send it as If-Match to edit or delete this version."), ("Location" = String, description = "Its path: `/api/incidents/{id}`."))),
+        (status = 200, description = "A retry with the same Idempotency-Key: the incident it made.", body = IncidentFeature, content_type = "application/geo+json",
+            headers(("ETag" = String, description = "The incident's version, quoted (`\"3\"`): send it as If-Match to edit or delete this version."), ("Idempotent-Replayed" = String, description = "`true`."))),
         (status = 400, description = "Malformed JSON.", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 403, description = "Outside the caller's region, or a read-only role.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 403, description = "Outside the caller's region (`kode`: where it lies), or a read-only role.", body = Problem, content_type = PROBLEM_JSON),
         (status = 413, description = "Body over 1 MB.", body = Problem, content_type = PROBLEM_JSON),
         (status = 415, description = "Not JSON.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "A field is wrong (named in `field`): type, range, future time, invalid geometry, outside Indonesia.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "A field is wrong (named in `field`): type, range, future time, invalid geometry, outside Indonesia; or the Idempotency-Key was used for another body.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn create(
@@ -546,8 +539,7 @@ async fn create(
     let request_hash = Sha256::digest(&body).to_vec();
     let mut tx = state.pool.begin().await?;
     if let Some(key) = &key {
-        incident_rows::lock_key(&mut tx, caller.id, key).await?;
-        if let Some((id, hash)) = incident_rows::keyed(&mut tx, caller.id, key).await? {
+        if let Some((id, hash)) = incident_rows::claim_key(&mut tx, caller.id, key).await? {
             tx.rollback().await?;
             if hash != request_hash {
                 return Err(field_error(
@@ -563,12 +555,9 @@ async fn create(
     }
     let record = incident_rows::insert(&mut tx, &fields, &placed.placement, caller.id).await?;
     let after = feature(&record);
-    incident_rows::record_history(&mut tx, record.id, record.version, "create", caller.id, None, None, Some(&after))
-        .await?;
-    if let Some(key) = &key {
-        incident_rows::remember_key(&mut tx, caller.id, key, &request_hash, record.id).await?;
-    }
-    notify(&mut tx, &state, record.id).await?;
+    let key = key.as_deref().map(|k| (k, request_hash.as_slice()));
+    let entry = (record.id, record.version, "create", caller.id, None);
+    finish(&mut tx, &state, entry, None, Some(&after), key).await?;
     tx.commit().await?;
     let incident = engine_incident(&record, &placed);
     apply(&state, Applied::Upsert(Box::new(incident), Box::new(record.clone()), "create")).await?;
@@ -589,11 +578,15 @@ async fn create(
     operation_id = "getIncident",
     tag = "incidents",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Incident id.")),
+    params(("id" = i64, Path, minimum = 1, description = "Incident id.", example = 42)),
     responses(
-        (status = 200, description = "The incident.", body = IncidentFeature, content_type = "application/geo+json"),
+        (status = 200, description = "The incident.", body = IncidentFeature, content_type = "application/geo+json",
+            headers(("ETag" = String, description = "The incident's version, quoted (`\"3\"`): send it as If-Match to edit or delete this version."))),
+        (status = 400, description = "Malformed incident id.", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn read(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -662,13 +655,15 @@ fn stale(current: i32) -> ApiError {
     tag = "incidents",
     security(("bearer" = [])),
     params(
-        ("id" = i64, Path, description = "Incident id."),
-        ("If-Match" = String, Header, description = "The ETag of the version being edited."),
+        ("id" = i64, Path, minimum = 1, description = "Incident id.", example = 42),
+        ("If-Match" = String, Header, description = "The ETag of the version being edited.", example = "\"3\""),
     ),
-    request_body(content = IncidentFeature, content_type = "application/geo+json"),
+    request_body(content((IncidentEdit = "application/geo+json"), (IncidentEdit = "application/json"),
+        (IncidentEdit = "application/merge-patch+json"))),
     responses(
-        (status = 200, description = "The edited incident; ETag is its new version.", body = IncidentFeature, content_type = "application/geo+json"),
-        (status = 400, description = "Malformed JSON.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 200, description = "The edited incident.", body = IncidentFeature, content_type = "application/geo+json",
+            headers(("ETag" = String, description = "The incident's version, quoted (`\"3\"`): send it as If-Match to edit or delete this version."))),
+        (status = 400, description = "Malformed JSON or incident id.", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 403, description = "Outside the caller's region (before or after), or not allowed to reopen.", body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
@@ -677,6 +672,8 @@ fn stale(current: i32) -> ApiError {
         (status = 415, description = "Not JSON.", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "A field is wrong.", body = Problem, content_type = PROBLEM_JSON),
         (status = 428, description = "No If-Match.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn edit(
@@ -730,18 +727,8 @@ async fn edit(
         });
     };
     let (old, new) = (feature(&before), feature(&record));
-    incident_rows::record_history(
-        &mut tx,
-        id,
-        record.version,
-        "update",
-        caller.id,
-        reason.as_deref(),
-        Some(&old),
-        Some(&new),
-    )
-    .await?;
-    notify(&mut tx, &state, id).await?;
+    let entry = (id, record.version, "update", caller.id, reason.as_deref());
+    finish(&mut tx, &state, entry, Some(&old), Some(&new), None).await?;
     tx.commit().await?;
     let incident = engine_incident(&record, &placed);
     apply(&state, Applied::Upsert(Box::new(incident), Box::new(record.clone()), "update")).await?;
@@ -759,15 +746,18 @@ async fn edit(
     tag = "incidents",
     security(("bearer" = [])),
     params(
-        ("id" = i64, Path, description = "Incident id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version being deleted."),
+        ("id" = i64, Path, minimum = 1, description = "Incident id.", example = 42),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version being deleted.", example = "\"3\""),
     ),
     responses(
         (status = 204, description = "Deleted."),
+        (status = 400, description = "Malformed incident id or If-Match.", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 403, description = "Outside the caller's region.", body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
         (status = 412, description = "If-Match names an old version.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn remove(
@@ -791,9 +781,7 @@ async fn remove(
             _ => not_found(id),
         });
     };
-    incident_rows::record_history(&mut tx, id, version, "delete", caller.id, None, Some(&feature(&before)), None)
-        .await?;
-    notify(&mut tx, &state, id).await?;
+    finish(&mut tx, &state, (id, version, "delete", caller.id, None), Some(&feature(&before)), None, None).await?;
     tx.commit().await?;
     apply(&state, Applied::Remove(id, version, before.placement.codes.clone())).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -809,11 +797,14 @@ async fn remove(
     operation_id = "incidentHistory",
     tag = "incidents",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Incident id.")),
+    params(("id" = i64, Path, minimum = 1, description = "Incident id.", example = 42)),
     responses(
-        (status = 200, description = "The history.", body = Object),
+        (status = 200, description = "The history.", body = IncidentHistory),
+        (status = 400, description = "Malformed incident id.", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn history(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -841,27 +832,37 @@ struct ListQuery {
     #[param(example = "119.3,-5.3,119.6,-5.0")]
     bbox: Option<String>,
     /// A region code: incidents within it (its whole subtree).
-    #[param(example = "73.71")]
+    #[param(value_type = Option<RegionCode>, inline, example = "73.71")]
     kode: Option<String>,
-    /// Only incidents in regencies/cities at this risk level (hijau, kuning, merah).
+    /// Only incidents in regencies/cities at this risk level now.
+    #[param(value_type = Option<RiskLevel>, inline, example = "kuning")]
     level: Option<String>,
     /// Categories, comma-separated.
+    #[param(example = "antar_kelompok,agraria")]
     category: Option<String>,
     /// Statuses, comma-separated.
+    #[param(example = "potensi,terjadi")]
     status: Option<String>,
-    /// Lowest severity (1-5).
+    /// Lowest severity.
+    #[param(value_type = Option<u8>, minimum = 1, maximum = 5, example = 2)]
     severity_min: Option<String>,
-    /// Highest severity (1-5).
+    /// Highest severity.
+    #[param(value_type = Option<u8>, minimum = 1, maximum = 5, example = 5)]
     severity_max: Option<String>,
-    /// Occurred at or after (RFC 3339 or a date).
+    /// Occurred at or after: an RFC 3339 time or a date (midnight WIB).
+    #[param(example = "2026-11-01")]
     from: Option<String>,
-    /// Occurred before (RFC 3339 or a date).
+    /// Occurred before: an RFC 3339 time or a date (midnight WIB).
+    #[param(example = "2026-12-01T00:00:00+07:00")]
     to: Option<String>,
-    /// Words in the description.
+    /// Text in the description (case-insensitive), at most 200 characters.
+    #[param(max_length = 200, example = "lahan")]
     q: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, default = 100)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(example = "1234")]
     cursor: Option<String>,
 }
 
@@ -899,9 +900,11 @@ fn severity_param(param: &str, v: Option<&str>) -> Result<Option<u8>, ApiError> 
     security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of incidents.", body = Object, content_type = "application/geo+json"),
-        (status = 400, description = "A malformed filter.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 200, description = "A page of incidents.", body = IncidentPage, content_type = "application/geo+json"),
+        (status = 400, description = "A malformed filter, or an unknown query parameter.", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn list(State(state): State<AppState>, auth: Auth, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {

@@ -67,11 +67,14 @@ impl AppState {
         let engine = Arc::new(RwLock::new(engine));
         let mut instance = [0u8; 8];
         let _ = getrandom::fill(&mut instance);
+        let events = tokio::sync::broadcast::channel(4096).0;
+        let tiles = Tiles::new(Arc::clone(&engine), tiles);
+        tiles.on_levels(events::level_listener(events.clone()));
         AppState {
             pool,
-            tiles: Tiles::new(Arc::clone(&engine), tiles),
+            tiles,
             engine,
-            events: tokio::sync::broadcast::channel(4096).0,
+            events,
             logins: Arc::default(),
             tokens: Arc::default(),
             token_ttl: chrono::Duration::hours(12),
@@ -129,10 +132,9 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
         Arc::clone(&state.engine),
         Arc::clone(&state.tiles),
         state.instance,
-        move |id, codes, deleted, levels| {
+        move |id, codes, deleted| {
             let action = if deleted { "delete" } else { "update" };
             let _ = publisher.events.send(events::Event::Incident { action, id, version: None, kode: codes });
-            events::publish_levels(&publisher, levels);
         },
     ));
     let tiles = Arc::clone(&state.tiles);

@@ -11,12 +11,14 @@ use std::sync::LazyLock;
 use axum::Json;
 use serde::Serialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{LicenseBuilder, OpenApi, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use crate::auth::Role;
 use crate::engine::risk::RiskLevel;
 use crate::incident::{Category, Status};
 use crate::region::{RegionCode, RegionLevel};
@@ -36,13 +38,20 @@ use crate::tiles::Source;
         (name = "tiles", description = "Mapbox Vector Tiles (XYZ, Web Mercator) of regions, incidents and \
             hotspots, and their TileJSON."),
         (name = "styles", description = "MapLibre styles for the tiles."),
+        (name = "auth", description = "Logging in and out: user name and password for a bearer token, and who the \
+            token is for (role: nasional, provinsi, kabupaten_kota or analis, and region)."),
+        (name = "incidents", description = "Incidents (kejadian) as GeoJSON Features: recorded, edited and deleted by \
+            operators within their region, read within the caller's scope; versioned (ETag, If-Match) and \
+            audited."),
+        (name = "events", description = "Live changes of incidents and risk levels, as server-sent events."),
         (name = "openapi", description = "This description of the API."),
     )
 )]
 struct ApiDoc;
 
 /// The document's frame: info (title, the crate's version and licence from Cargo.toml,
-/// attribution of the boundary data) and the tags; the routers add the paths and schemas.
+/// attribution of the boundary data), the tags and the `bearer` security scheme; the
+/// routers add the paths and schemas.
 pub(super) fn base() -> OpenApi {
     let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -50,8 +59,12 @@ pub(super) fn base() -> OpenApi {
     doc.info.license = Some(LicenseBuilder::new().name(licence).identifier(Some(licence)).build());
     doc.info.description = Some(format!(
         "Map and spatial-analysis server of SIPKS (Sistem Informasi Penanganan Konflik Sosial), Indonesia's \
-         early-warning system for social conflict: administrative regions (wilayah), risk levels, hotspots and \
-         vector tiles.\n\n\
+         early-warning system for social conflict: administrative regions (wilayah), incidents, risk levels, \
+         hotspots and vector tiles.\n\n\
+         Incidents are read and written with a bearer token (security scheme `bearer`) from `POST /api/login`, \
+         within the user's role and region: nasional reads and writes everything, provinsi and kabupaten_kota \
+         their region, analis reads everything and writes nothing. An operation that needs a token answers 401 \
+         without one; a token that is unknown, expired or revoked is refused (401) wherever it is sent.\n\n\
          Every error is RFC 9457 problem details (`application/problem+json`, schema `Problem`), in Bahasa \
          Indonesia or English by the request's `Accept-Language` (Indonesian by default; `Content-Language` \
          says which). A path that does not exist answers 404, a method a path does not have 405, both as \
@@ -60,6 +73,15 @@ pub(super) fn base() -> OpenApi {
          Attribution as shown on the map: {}.",
         super::tiles::ATTRIBUTION
     ));
+    let bearer = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .bearer_format("opaque")
+        .description(Some(
+            "An opaque token from `POST /api/login` (its `token`), sent as `Authorization: Bearer <token>` until \
+             its `expires_at` or `POST /api/logout`.",
+        ))
+        .build();
+    doc.components.get_or_insert_with(Default::default).add_security_scheme("bearer", SecurityScheme::Http(bearer));
     doc
 }
 
@@ -126,6 +148,18 @@ impl PartialSchema for RiskLevel {
 }
 
 impl ToSchema for RiskLevel {}
+
+impl PartialSchema for Role {
+    fn schema() -> RefOr<Schema> {
+        string_enum(
+            wire_names(&Role::ALL),
+            "Role of a user: nasional (reads and writes everything), provinsi and kabupaten_kota (read and write \
+             within their region), analis (reads everything, writes nothing).",
+        )
+    }
+}
+
+impl ToSchema for Role {}
 
 impl PartialSchema for Category {
     fn schema() -> RefOr<Schema> {

@@ -297,6 +297,8 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
     path = "/tiles/{source}/{z}/{x}/{y}",
     operation_id = "getTile",
     tag = "tiles",
+    description = "A vector tile. The `incidents` layer holds only the incidents within the caller's scope (none without a token); every other layer is the same for everyone.",
+    security((), ("bearer" = [])),
     params(
         ("source" = inline(Source), Path, description = "The tile source.", example = "provinsi"),
         ("z" = u8, Path, minimum = 0, maximum = 14,
@@ -323,6 +325,7 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
                 ("Cache-Control" = String, description = "`no-cache`: store, but revalidate."),
                 ("Vary" = String, description = "`Accept-Encoding`."),
             )),
+        (status = 401, description = "An invalid, expired or revoked token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 304, description = "The client's copy (`If-None-Match`) is current (no body).",
             headers(
                 ("ETag" = String, description = "The tile's current tag."),

@@ -363,7 +363,20 @@ pub struct Tiles {
     views: Mutex<Views>,
     /// Cluster recomputation: (running, asked again while running).
     clusters: Mutex<(bool, bool)>,
+    /// Changes applied to the engine whose tile bookkeeping (figures, Gi*, dropping
+    /// cached tiles) is still to do: batched, so that a burst of writes pays it once.
+    pending: Mutex<Option<Vec<IncidentChange>>>,
+    wake: std::sync::Condvar,
+    /// Told of every risk-level change: (region, before, after).
+    listener: OnceLock<LevelListener>,
 }
+
+/// Hears of risk-level changes: (region, before, after), with the engine read-locked.
+pub type LevelListener = Box<dyn Fn(&Engine, &[(RegionId, RiskLevel, RiskLevel)]) + Send + Sync>;
+
+/// How long changes are gathered before their tiles are dropped: well inside the
+/// 100 ms in which a write must show in tiles.
+const SYNC_DELAY: Duration = Duration::from_millis(10);
 
 impl Tiles {
     /// A tile service over the engine.
@@ -381,6 +394,9 @@ impl Tiles {
             generation: AtomicU64::new(0),
             views: Mutex::new(views),
             clusters: Mutex::new((false, false)),
+            pending: Mutex::new(None),
+            wake: std::sync::Condvar::new(),
+            listener: OnceLock::new(),
         })
     }
 
@@ -447,16 +463,45 @@ impl Tiles {
         Ok(tile)
     }
 
-    /// Runs a change of the engine (which reports what it did to incidents), then drops
-    /// exactly the cached tiles whose content it changes. The engine is write-locked
-    /// only for the change itself.
-    /// Returns the change's own result and the regions whose risk level it changed:
-    /// (region, before, after).
-    pub fn change<T>(
-        self: &Arc<Self>,
-        change: impl FnOnce(&mut Engine) -> (T, IncidentChange),
-    ) -> (T, Vec<(RegionId, RiskLevel, RiskLevel)>) {
+    /// Sets who hears of risk-level changes (once).
+    pub fn on_levels(&self, listener: LevelListener) {
+        let _ = self.listener.set(listener);
+    }
+
+    /// Runs a change of the engine (which reports what it did to incidents) with the
+    /// write lock held only for it; within [`SYNC_DELAY`] the figures and Gi* are
+    /// brought up to date and exactly the cached tiles whose content changed are
+    /// dropped (a burst of changes is handled at once). Until then no tile rendered
+    /// from the new state is cached.
+    pub fn change<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
         let (out, incidents) = change(&mut write(&self.engine));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut pending = lock(&self.pending);
+        match pending.as_mut() {
+            Some(list) => list.push(incidents),
+            None => {
+                *pending = Some(vec![incidents]);
+                let tiles = Arc::clone(self);
+                std::thread::spawn(move || {
+                    std::thread::sleep(SYNC_DELAY);
+                    tiles.sync();
+                });
+            }
+        }
+        out
+    }
+
+    /// Waits until the changes made so far are reflected in the cache.
+    pub fn settle(&self) {
+        let mut pending = lock(&self.pending);
+        while pending.is_some() {
+            pending = self.wake.wait(pending).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// The bookkeeping of the pending changes.
+    fn sync(self: &Arc<Self>) {
+        let Some(batch) = lock(&self.pending).take() else { return };
         self.generation.fetch_add(1, Ordering::AcqRel);
         let engine = read(&self.engine);
         let changes = lock(&self.views).update(&engine);
@@ -469,12 +514,21 @@ impl Tiles {
             by_level
         };
         let (regions, hotspots) = (boxes(&changes.regions), boxes(&changes.hotspots));
+        if let Some(listener) = self.listener.get() {
+            if !changes.levels.is_empty() {
+                listener(&engine, &changes.levels);
+            }
+        }
         drop(engine);
-        let incident_areas = match &incidents {
-            IncidentChange::Areas(areas) => areas.as_slice(),
-            IncidentChange::None | IncidentChange::All => &[],
-        };
-        let all_incidents = matches!(incidents, IncidentChange::All);
+        let all_incidents = batch.iter().any(|c| matches!(c, IncidentChange::All));
+        let incident_areas: Vec<Rect<f64>> = batch
+            .iter()
+            .flat_map(|c| match c {
+                IncidentChange::Areas(areas) => areas.as_slice(),
+                IncidentChange::None | IncidentChange::All => &[],
+            })
+            .copied()
+            .collect();
         let dropped = self.cache.invalidate(|key| {
             if key.window.is_some() {
                 return true;
@@ -485,20 +539,21 @@ impl Tiles {
             key.source.layers_at(z).into_iter().any(|layer| match layer {
                 Layer::Region(level) => touches(&regions[level_slot(level)]),
                 Layer::HotspotRegions => touches(&hotspots[level_slot(Layer::hotspot_level(z))]),
-                Layer::Incidents => all_incidents || touches(incident_areas),
+                Layer::Incidents => all_incidents || touches(&incident_areas),
                 Layer::HotspotClusters => false,
             })
         });
         tracing::debug!(
+            changes = batch.len(),
             regions = changes.regions.len(),
             hotspots = changes.hotspots.len(),
             dropped,
-            "tiles invalidated after a change"
+            "tiles invalidated after changes"
         );
-        if !matches!(incidents, IncidentChange::None) {
+        if batch.iter().any(|c| !matches!(c, IncidentChange::None)) {
             self.schedule_clusters();
         }
-        (out, changes.levels)
+        self.wake.notify_all();
     }
 
     /// Recomputes the cluster hulls in the background, at most every

@@ -102,6 +102,8 @@ pub async fn imported_db() -> TestDb {
     sqlx::query("select pg_advisory_unlock(7277)").execute(&mut admin).await.expect("unlock");
     let url = url_for(&name);
     let pool = db::connect(&url, 8).await.expect("connect");
+    // A template left by an older checkout may lack newer migrations.
+    db::migrate(&pool).await.expect("migrate");
     TestDb { name, url, pool }
 }
 
@@ -131,18 +133,45 @@ impl TestDb {
     }
 }
 
+/// Runs the `sipks` command (messages in English) on a database, with extra
+/// environment variables (e.g. `SIPKS_PASSWORD`).
+pub fn run_sipks(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sipks"))
+        .args(["--lang", "en"])
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run sipks")
+}
+
 /// The real `sipks serve` binary on a free port, killed when dropped.
 pub struct Server {
     child: std::process::Child,
+    /// The pipe whose end stops a server started by [`Server::start_for_process`].
+    watchdog: Option<std::process::ChildStdin>,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// Serves until its standard input ends (the test process exits, however it exits),
+/// then stops the server and drops its database.
+const WATCHDOG: &str = r#"
+"$0" serve --listen "$1" </dev/null >/dev/null 2>&1 &
+server=$!
+read -r _ || true
+kill "$server" 2>/dev/null; wait "$server"
+if command -v psql >/dev/null; then psql "$2" -qc "drop database if exists $3 with (force)" >/dev/null 2>&1; fi
+"#;
+
 impl Server {
     /// Starts the server on `database_url` and waits until /healthz answers.
     pub async fn start(database_url: &str) -> Server {
-        use std::time::{Duration, Instant};
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = free_port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_sipks"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", database_url)
@@ -150,11 +179,34 @@ impl Server {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start sipks serve");
-        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        Server { child, watchdog: None, base: format!("http://127.0.0.1:{port}") }.healthy().await
+    }
+
+    /// Starts the server on `db` for the rest of the test process, for the tests of a
+    /// file to share (each test runs on its own runtime, so a server kept in a static
+    /// is never dropped): when the process ends, a watchdog shell stops the server and
+    /// drops the database.
+    pub async fn start_for_process(db: &TestDb) -> Server {
+        let port = free_port();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", WATCHDOG, env!("CARGO_BIN_EXE_sipks"), &format!("127.0.0.1:{port}"), &admin_url(), &db.name])
+            .env("DATABASE_URL", &db.url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sipks serve under its watchdog");
+        let watchdog = child.stdin.take();
+        Server { child, watchdog, base: format!("http://127.0.0.1:{port}") }.healthy().await
+    }
+
+    /// Waits until /healthz answers.
+    async fn healthy(self) -> Server {
+        use std::time::{Duration, Instant};
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
-                return server;
+            if reqwest::get(format!("{}/healthz", self.base)).await.is_ok_and(|r| r.status().is_success()) {
+                return self;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -179,7 +231,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Under a watchdog, closing its input stops the server.
+        if self.watchdog.take().is_none() {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
