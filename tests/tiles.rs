@@ -575,6 +575,9 @@ async fn an_incident_import_refreshes_its_tiles_within_100_ms_and_no_others() {
     let db = imported_db().await;
     let server = Server::start(&db.url).await;
     let http = Http::new(&server);
+    // Incidents are drawn only for a caller whose scope holds them.
+    let authorization = format!("Bearer {}", nasional_token(&db, &server.base).await);
+    let auth = [("authorization", authorization.as_str())];
     let (makassar, far) = (tile_of(MAKASSAR, 10), tile_of(JAYAPURA, 10));
     let watched: Vec<String> = ["kabupaten_kota", "sipks", "incidents"]
         .into_iter()
@@ -582,7 +585,7 @@ async fn an_incident_import_refreshes_its_tiles_within_100_ms_and_no_others() {
         .collect();
     let mut before = HashMap::new();
     for path in &watched {
-        before.insert(path.clone(), http.get(path, &[]).await);
+        before.insert(path.clone(), http.get(path, &auth).await);
     }
     let regency_path = tile_path("kabupaten_kota", makassar);
     let regency = decode_one(&before[&regency_path].body);
@@ -618,7 +621,7 @@ async fn an_incident_import_refreshes_its_tiles_within_100_ms_and_no_others() {
     assert_eq!(kota_makassar.number("severe_count"), Some(expected), "severity 4 is severe");
 
     // Incidents: a cluster below the cluster zoom, the incidents themselves at it.
-    let reply = http.get(&tile_path("incidents", makassar), &[]).await;
+    let reply = http.get(&tile_path("incidents", makassar), &auth).await;
     assert_eq!(reply.status, 200, "the incidents tile over Makassar");
     let clusters = decode_one(&reply.body);
     let features = clusters.features("incidents");
@@ -637,7 +640,7 @@ async fn an_incident_import_refreshes_its_tiles_within_100_ms_and_no_others() {
     let ids: Vec<i64> =
         sqlx::query_scalar("select id from incidents order by id").fetch_all(&db.pool).await.expect("incident ids");
     let street = tile_of(MAKASSAR, 12);
-    let reply = http.get(&tile_path("incidents", street), &[]).await;
+    let reply = http.get(&tile_path("incidents", street), &auth).await;
     assert_eq!(reply.status, 200);
     let incidents = decode_one(&reply.body);
     let occurred: DateTime<Utc> = occurred_at.parse().expect("time");
@@ -670,8 +673,8 @@ async fn an_incident_import_refreshes_its_tiles_within_100_ms_and_no_others() {
         let path = tile_path(source, far);
         let old = &before[&path];
         let reply = match old.header("etag") {
-            Some(etag) => http.get(&path, &[("if-none-match", etag)]).await,
-            None => http.get(&path, &[]).await,
+            Some(etag) => http.get(&path, &[("if-none-match", etag), auth[0]]).await,
+            None => http.get(&path, &auth).await,
         };
         let unchanged: &[u16] = if old.status == 204 { &[204, 304] } else { &[304] };
         if !unchanged.contains(&reply.status) {
@@ -687,10 +690,28 @@ async fn an_incident_import_refreshes_its_tiles_within_100_ms_and_no_others() {
         }
     }
     let composite = &before[&tile_path("sipks", makassar)];
-    let reply = http.get(&tile_path("sipks", makassar), &[("if-none-match", composite.etag())]).await;
+    let reply = http.get(&tile_path("sipks", makassar), &[("if-none-match", composite.etag()), auth[0]]).await;
     assert_eq!(reply.status, 200, "the composite tile over Makassar changed");
     assert!(decode_one(&reply.body).layer_names().contains("incidents"));
 
     drop(server);
     db.drop().await;
+}
+
+/// Makes a nasional user and logs in: its bearer token.
+async fn nasional_token(db: &TestDb, base: &str) -> String {
+    let hash = sipks::auth::hash_password("rahasia-sekali-123").expect("hash");
+    sipks::db::users::create(&db.pool, "pusat.tiles", "", &hash, sipks::auth::Role::Nasional, None)
+        .await
+        .expect("user");
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/login"))
+        .json(&serde_json::json!({"username": "pusat.tiles", "password": "rahasia-sekali-123"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login answer");
+    reply["token"].as_str().expect("token").to_owned()
 }
