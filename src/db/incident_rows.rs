@@ -316,16 +316,18 @@ pub async fn claim_key(
     user: i64,
     key: &str,
 ) -> Result<Option<(i64, Vec<u8>)>, sqlx::Error> {
-    let row: (Option<i64>, Option<Vec<u8>>) = sqlx::query_as(
-        "select k.incident_id, k.request_hash
-         from (select pg_advisory_xact_lock(hashtextextended($2, $1))) as l
-         left join idempotency_keys k on k.user_id = $1 and k.key = $2",
-    )
-    .bind(user)
-    .bind(key)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(row.0.zip(row.1))
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($2, $1))")
+        .bind(user)
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    // A statement of its own: a statement's snapshot is taken before it waits for the
+    // lock, so it would not see the key committed by the transaction it waited for.
+    sqlx::query_as("select incident_id, request_hash from idempotency_keys where user_id = $1 and key = $2")
+        .bind(user)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 /// Ends a write in one round trip: its history entry, the idempotency key it used (if

@@ -436,8 +436,10 @@ async fn apply(state: &AppState, change: Applied) -> Result<(), ApiError> {
             Event::Incident { action: "delete", id: *id, version: Some(*version), kode: codes.clone() }
         }
     };
+    // Answers once the tiles the change touches are dropped (within the batching
+    // delay), so that the client's next tile fetch shows it.
     tokio::task::spawn_blocking(move || {
-        tiles.change(|engine| {
+        tiles.change_and_wait(|engine| {
             let mut areas = Vec::new();
             match change {
                 Applied::Upsert(incident, _, _) => {

@@ -365,10 +365,20 @@ pub struct Tiles {
     clusters: Mutex<(bool, bool)>,
     /// Changes applied to the engine whose tile bookkeeping (figures, Gi*, dropping
     /// cached tiles) is still to do: batched, so that a burst of writes pays it once.
-    pending: Mutex<Option<Vec<IncidentChange>>>,
+    pending: Mutex<Pending>,
     wake: std::sync::Condvar,
     /// Told of every risk-level change: (region, before, after).
     listener: OnceLock<LevelListener>,
+}
+
+/// Changes awaiting their bookkeeping, numbered by batch.
+#[derive(Default)]
+struct Pending {
+    changes: Option<Vec<IncidentChange>>,
+    /// The batch now gathering (or the last one).
+    batch: u64,
+    /// The last batch done.
+    done: u64,
 }
 
 /// Hears of risk-level changes: (region, before, after), with the engine read-locked.
@@ -394,7 +404,7 @@ impl Tiles {
             generation: AtomicU64::new(0),
             views: Mutex::new(views),
             clusters: Mutex::new((false, false)),
-            pending: Mutex::new(None),
+            pending: Mutex::new(Pending::default()),
             wake: std::sync::Condvar::new(),
             listener: OnceLock::new(),
         })
@@ -474,13 +484,29 @@ impl Tiles {
     /// dropped (a burst of changes is handled at once). Until then no tile rendered
     /// from the new state is cached.
     pub fn change<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
+        self.change_in_batch(change).0
+    }
+
+    /// As [`Tiles::change`], then waits until its batch is done: a tile fetched after
+    /// it returns shows the change.
+    pub fn change_and_wait<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
+        let (out, batch) = self.change_in_batch(change);
+        let mut pending = lock(&self.pending);
+        while pending.done < batch {
+            pending = self.wake.wait(pending).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        out
+    }
+
+    fn change_in_batch<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> (T, u64) {
         let (out, incidents) = change(&mut write(&self.engine));
         self.generation.fetch_add(1, Ordering::AcqRel);
         let mut pending = lock(&self.pending);
-        match pending.as_mut() {
+        match pending.changes.as_mut() {
             Some(list) => list.push(incidents),
             None => {
-                *pending = Some(vec![incidents]);
+                pending.changes = Some(vec![incidents]);
+                pending.batch += 1;
                 let tiles = Arc::clone(self);
                 std::thread::spawn(move || {
                     std::thread::sleep(SYNC_DELAY);
@@ -488,20 +514,16 @@ impl Tiles {
                 });
             }
         }
-        out
-    }
-
-    /// Waits until the changes made so far are reflected in the cache.
-    pub fn settle(&self) {
-        let mut pending = lock(&self.pending);
-        while pending.is_some() {
-            pending = self.wake.wait(pending).unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
+        (out, pending.batch)
     }
 
     /// The bookkeeping of the pending changes.
     fn sync(self: &Arc<Self>) {
-        let Some(batch) = lock(&self.pending).take() else { return };
+        let (batch, number) = {
+            let mut pending = lock(&self.pending);
+            let Some(batch) = pending.changes.take() else { return };
+            (batch, pending.batch)
+        };
         self.generation.fetch_add(1, Ordering::AcqRel);
         let engine = read(&self.engine);
         let changes = lock(&self.views).update(&engine);
@@ -553,6 +575,9 @@ impl Tiles {
         if batch.iter().any(|c| !matches!(c, IncidentChange::None)) {
             self.schedule_clusters();
         }
+        let mut pending = lock(&self.pending);
+        pending.done = pending.done.max(number);
+        drop(pending);
         self.wake.notify_all();
     }
 
