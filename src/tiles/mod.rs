@@ -596,10 +596,13 @@ impl Tiles {
         std::thread::spawn(move || loop {
             let started = Instant::now();
             let generation = tiles.generation.load(Ordering::Acquire);
-            let hulls = {
+            // Only the copying of the points holds the engine's lock, not the clustering
+            // (writers would wait for it).
+            let input = {
                 let engine = read(&tiles.engine);
-                view::clusters(&engine, engine.current().window)
+                view::ClusterInput::of(&engine, engine.current().window)
             };
+            let hulls = input.clusters();
             let changed = lock(&tiles.views).set_clusters(hulls);
             if !changed.is_empty() {
                 tiles.generation.fetch_add(1, Ordering::AcqRel);

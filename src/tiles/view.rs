@@ -226,23 +226,47 @@ fn gi_all(engine: &Engine, snapshot: &Snapshot) -> Vec<GiStar> {
     gi
 }
 
+/// The incidents of a window as DBSCAN's input: their points, categories and
+/// severities. Taken under the engine's lock; the clustering itself runs without it.
+pub struct ClusterInput {
+    points: Vec<geo::Point<f64>>,
+    kinds: Vec<(Category, u8)>,
+}
+
+impl ClusterInput {
+    /// The incidents of `window`.
+    pub fn of(engine: &Engine, window: Window) -> ClusterInput {
+        let (points, kinds) = engine
+            .incidents()
+            .iter()
+            .filter(|i| window.contains(i.occurred_at))
+            .map(|i| (i.location, (i.category, i.severity.get())))
+            .unzip();
+        ClusterInput { points, kinds }
+    }
+
+    /// The DBSCAN clusters, as drawn.
+    pub fn clusters(&self) -> Vec<HullFeature> {
+        crate::engine::clusters::dbscan(&self.points, CLUSTER_EPS_M, CLUSTER_MIN_POINTS)
+            .into_iter()
+            .filter_map(|cluster| {
+                let mut per_category = [0u32; 7];
+                for &m in &cluster.members {
+                    per_category[self.kinds[m].0.index()] += 1;
+                }
+                Some(HullFeature {
+                    bbox: cluster.hull.bounding_rect()?,
+                    max_severity: cluster.members.iter().map(|&m| self.kinds[m].1).max().unwrap_or(0),
+                    hull: cluster.hull,
+                    count: cluster.count as u32,
+                    category: Category::dominant(&per_category),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The DBSCAN clusters of a window, as drawn.
 pub fn clusters(engine: &Engine, window: Window) -> Vec<HullFeature> {
-    engine
-        .clusters(window, CLUSTER_EPS_M, CLUSTER_MIN_POINTS)
-        .into_iter()
-        .filter_map(|(cluster, members)| {
-            let mut per_category = [0u32; 7];
-            for m in &members {
-                per_category[m.category.index()] += 1;
-            }
-            Some(HullFeature {
-                bbox: cluster.hull.bounding_rect()?,
-                hull: cluster.hull,
-                count: cluster.count as u32,
-                category: Category::dominant(&per_category),
-                max_severity: members.iter().map(|m| m.severity.get()).max().unwrap_or(0),
-            })
-        })
-        .collect()
+    ClusterInput::of(engine, window).clusters()
 }
