@@ -33,8 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Clone)]
 pub struct Auth(pub Option<Caller>);
 
-fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else { return Ok(None) };
+fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let value = value.to_str().map_err(|_| bad_token())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(bad_token)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() || token.len() > 256 {
@@ -54,7 +54,7 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(token) = bearer(parts)? else { return Ok(Auth(None)) };
+        let Some(token) = bearer(&parts.headers)? else { return Ok(Auth(None)) };
         let hash = auth::token_hash(token);
         if let Some(caller) = state.tokens.get(&hash) {
             return Ok(Auth(Some(caller)));
@@ -288,14 +288,7 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
     )
 )]
 async fn logout(State(state): State<AppState>, parts: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
-    let token = parts
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned())
-        .ok_or_else(bad_token)?;
-    let hash = auth::token_hash(&token);
+    let hash = auth::token_hash(bearer(&parts)?.ok_or_else(bad_token)?);
     state.tokens.forget(&hash);
     if db::users::revoke_token(&state.pool, &hash).await? {
         Ok(StatusCode::NO_CONTENT)

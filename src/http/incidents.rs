@@ -630,6 +630,22 @@ fn if_match(headers: &HeaderMap, required: bool) -> Result<Option<i32>, ApiError
         .ok_or_else(|| field_error("If-Match", "must be an ETag this server gave"))
 }
 
+/// Why a versioned write changed nothing: someone else changed the incident first
+/// (412), or it is gone (404).
+async fn refused(mut tx: sqlx::Transaction<'_, sqlx::Postgres>, id: i64) -> ApiError {
+    let current = match incident_rows::version(&mut tx, id).await {
+        Ok(current) => current,
+        Err(e) => return e.into(),
+    };
+    if let Err(e) = tx.rollback().await {
+        return e.into();
+    }
+    match current {
+        Some((version, false)) => stale(version),
+        _ => not_found(id),
+    }
+}
+
 fn stale(current: i32) -> ApiError {
     ApiError::client(
         StatusCode::PRECONDITION_FAILED,
@@ -721,12 +737,7 @@ async fn edit(
     check_write_scope(&caller, &placed.placement)?;
     let mut tx = state.pool.begin().await?;
     let Some(record) = incident_rows::update(&mut tx, id, wanted, &fields, &placed.placement).await? else {
-        let current = incident_rows::version(&mut tx, id).await?;
-        tx.rollback().await?;
-        return Err(match current {
-            Some((version, false)) => stale(version),
-            _ => not_found(id),
-        });
+        return Err(refused(tx, id).await);
     };
     let (old, new) = (feature(&before), feature(&record));
     let entry = (id, record.version, "update", caller.id, reason.as_deref());
@@ -776,12 +787,7 @@ async fn remove(
     check_write_scope(&caller, &before.placement)?;
     let mut tx = state.pool.begin().await?;
     let Some(version) = incident_rows::delete(&mut tx, id, wanted).await? else {
-        let current = incident_rows::version(&mut tx, id).await?;
-        tx.rollback().await?;
-        return Err(match current {
-            Some((version, false)) => stale(version),
-            _ => not_found(id),
-        });
+        return Err(refused(tx, id).await);
     };
     finish(&mut tx, &state, (id, version, "delete", caller.id, None), Some(&feature(&before)), None, None).await?;
     tx.commit().await?;
