@@ -154,6 +154,11 @@ fn regions_in(engine: &Engine, level: RegionLevel, bounds: Rect<f64>) -> Vec<Reg
 
 /// Region polygons with their figures; with `hotspots`, only the Gi* hot and cold
 /// spots, with their Gi* figures.
+///
+/// Every region that intersects the tile is in it (one collapsing below a pixel as a
+/// one-pixel square), and so is every region that reaches only into the buffer around
+/// the tile, clipped there (as `ST_AsMVTGeom` with a buffer and Martin ship them: a
+/// neighbour's edge drawn across the tile border), unless it collapses there.
 fn region_layer(
     mut layer: mvt::Layer,
     tiles: &Tiles,
@@ -165,11 +170,12 @@ fn region_layer(
 ) -> Result<mvt::Layer, mvt::Error> {
     let shapes = tiles.pyramid.shapes(level, frame.coord.z);
     let snapshot = view.snapshot(engine);
-    for id in regions_in(engine, level, frame.bounds) {
-        let gi = view.gi[id as usize];
-        if hotspots && gi.bin == 0 {
-            continue;
-        }
+    let inside = regions_in(engine, level, frame.bounds);
+    let buffer_only: Vec<RegionId> =
+        engine.index().candidates(level, frame.buffered).into_iter().filter(|id| inside.binary_search(id).is_err()).collect();
+    let wanted = |id: RegionId| !hotspots || view.gi[id as usize].bin != 0;
+    let mut features = Vec::with_capacity(inside.len());
+    for id in inside.into_iter().filter(|&id| wanted(id)) {
         let Some(shape) = shapes.get(&id) else { continue };
         let geometry = match frame.polygon(shape)? {
             Some(g) => g,
@@ -184,7 +190,17 @@ fn region_layer(
                 frame.polygon(&square)?.ok_or(mvt::Error::InvalidValue())?
             }
         };
+        features.push((id, geometry));
+    }
+    for id in buffer_only.into_iter().filter(|&id| wanted(id)) {
+        let Some(shape) = shapes.get(&id).filter(|s| !s.collapsed) else { continue };
+        if let Some(geometry) = frame.polygon(shape)? {
+            features.push((id, geometry));
+        }
+    }
+    for (id, geometry) in features {
         let region = engine.index().region(id);
+        let gi = view.gi[id as usize];
         let mut feature = layer.into_feature(geometry);
         feature.set_id(tiles.pyramid.feature_ids[id as usize]);
         feature.add_tag_string("kode", region.code.as_str());
