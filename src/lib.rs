@@ -5,6 +5,7 @@
 //! - [`region`]: region codes and levels, the vocabulary of everything else;
 //! - [`boundaries`]: importers for the upstream SQL dumps and GeoJSON, with repair;
 //! - [`db`]: PostGIS access and migrations;
+//! - [`export`]: layers as GeoJSON, NDJSON, CSV and FlatGeobuf files (HTTP, CLI, OGC API);
 //! - [`http`]: the axum server;
 //! - [`i18n`]: Bahasa Indonesia and English for user-facing text.
 
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod boundaries;
 pub mod db;
 pub mod engine;
+pub mod export;
 pub mod http;
 pub mod i18n;
 pub mod incident;

@@ -46,6 +46,23 @@ enum Command {
         #[arg(long, env = "SIPKS_TILE_CLUSTER_ZOOM", default_value_t = 12,
               value_parser = clap::value_parser!(u8).range(0..=15))]
         tile_cluster_zoom: u8,
+        /// Directory of the built web map (web/dist; default: web/dist here, else
+        /// beside the checkout the executable was built in).
+        #[arg(long, env = "SIPKS_WEB_DIR")]
+        web_dir: Option<PathBuf>,
+        /// Serve a training database (made by `sipks training seed`); the map shows
+        /// "DATA LATIHAN". A training database is refused without it, any other with it.
+        #[arg(long, env = "SIPKS_TRAINING", value_parser = clap::builder::BoolishValueParser::new(),
+              default_value_t = false)]
+        training: bool,
+        /// Origins allowed to call the API from a browser page of another site (CORS),
+        /// comma-separated (`*` for any). Default: none.
+        #[arg(long = "cors-origin", env = "SIPKS_CORS_ORIGINS", value_delimiter = ',')]
+        cors_origins: Vec<String>,
+        /// Seconds a request may take until its response starts (then 503).
+        #[arg(long, env = "SIPKS_REQUEST_TIMEOUT", default_value_t = 30,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        request_timeout: u64,
     },
     /// Apply the database migrations that have not been applied yet.
     Migrate,
@@ -61,6 +78,58 @@ enum Command {
     /// Users of the API and the map (the first nasional user is made here).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Write a layer as a file (as GET /api/export/{layer}, with every incident).
+    Export(ExportArgs),
+    /// Training mode: a database of its own with synthetic incidents.
+    #[command(subcommand)]
+    Training(TrainingCommand),
+}
+
+#[derive(Subcommand)]
+enum TrainingCommand {
+    /// Mark this database as a training database and load synthetic incidents (the
+    /// same ones for the same seed). Refused on a database holding real incidents.
+    Seed {
+        /// About how many incidents.
+        #[arg(long, default_value_t = 3000)]
+        incidents: u32,
+        /// Seed of the pseudo-random sequence.
+        #[arg(long, default_value_t = 2025)]
+        seed: u32,
+    },
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// provinsi, kabupaten_kota, kecamatan, incidents, hotspots or clusters.
+    layer: String,
+    /// geojson, ndjson, csv or fgb.
+    #[arg(long, default_value = "geojson")]
+    format: String,
+    /// Only within this region (its subtree), e.g. 73.71.
+    #[arg(long)]
+    region: Option<String>,
+    /// Only features intersecting west,south,east,north (degrees).
+    #[arg(long, allow_hyphen_values = true)]
+    bbox: Option<String>,
+    /// Incidents that occurred from (RFC 3339 or YYYY-MM-DD, midnight WIB).
+    #[arg(long)]
+    from: Option<String>,
+    /// Incidents that occurred before (RFC 3339 or YYYY-MM-DD, midnight WIB).
+    #[arg(long)]
+    to: Option<String>,
+    /// Categories, comma-separated.
+    #[arg(long)]
+    category: Option<String>,
+    /// Statuses, comma-separated.
+    #[arg(long)]
+    status: Option<String>,
+    /// Window in days (risk figures, clusters; incidents: the last days).
+    #[arg(long)]
+    window: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -170,7 +239,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             eprintln!("{}", cli.lang.pick("Migrasi basis data sudah diterapkan.", "Database migrations applied."));
         }
-        Command::Serve { listen, tile_cache_mb, tile_cluster_zoom } => {
+        Command::Serve { listen, tile_cache_mb, tile_cluster_zoom, web_dir, training, cors_origins, request_timeout } => {
+            http::web::training::check_mode(&pool, training).await?;
             let model = match &cli.risk_model {
                 Some(path) => RiskModel::from_file(path)?,
                 None => RiskModel::default(),
@@ -184,7 +254,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "engine ready"
             );
             let tiles = TileConfig { cache_bytes: tile_cache_mb << 20, cluster_zoom: tile_cluster_zoom };
-            http::serve(http::AppState::with_tiles(pool, engine, tiles), listen).await.context("server failed")?;
+            let mut state = http::AppState::with_tiles(pool, engine, tiles);
+            let web = http::web::WebConfig { dir: http::web::WebConfig::locate(web_dir), training };
+            if !web.dir.join("index.html").is_file() {
+                tracing::warn!(dir = %web.dir.display(), "the web map is not built (npm ci && npm run build in web/)");
+            }
+            state.web = std::sync::Arc::new(web);
+            state.http = std::sync::Arc::new(http::HttpConfig {
+                cors_origins: cors_origins.into_iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+                request_timeout: std::time::Duration::from_secs(request_timeout),
+            });
+            http::serve(state, listen).await.context("server failed")?;
         }
         Command::Boundaries(BoundariesCommand::Import(args)) => import(&pool, args, cli.lang).await?,
         Command::Incidents(LoadCommand::Import { file, partial }) => {
@@ -196,6 +276,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_load(service::import_indicators(&pool, &file).await, cli.lang)?;
         }
         Command::Users(command) => users(&pool, command, cli.lang).await?,
+        Command::Export(args) => export(&pool, args, cli.risk_model.as_deref()).await?,
+        Command::Training(TrainingCommand::Seed { incidents, seed }) => {
+            let report = http::web::training::seed(&pool, incidents, seed).await?;
+            print_load(Ok(report), cli.lang)?;
+        }
     }
     Ok(())
 }
@@ -351,5 +436,46 @@ async fn users(pool: &sqlx::PgPool, command: UsersCommand, lang: Lang) -> anyhow
             );
         }
     }
+    Ok(())
+}
+
+async fn export(pool: &sqlx::PgPool, args: ExportArgs, risk_model: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use sipks::export::{self, FilterText, Format, Layer, Sources};
+    let layer = Layer::parse(&args.layer)?;
+    let format = Format::parse(&args.format)?;
+    let text = FilterText {
+        region: args.region,
+        bbox: args.bbox,
+        from: args.from,
+        to: args.to,
+        category: args.category,
+        status: args.status,
+        window: args.window,
+    };
+    let filter = text.parse()?;
+    filter.check_for(layer)?;
+    export::check_region(pool, &filter).await?;
+    let engine = if layer == Layer::Incidents {
+        None
+    } else {
+        let model = risk_model.map(RiskModel::from_file).transpose()?.unwrap_or_default();
+        let engine = service::load_engine(pool, model).await.context("cannot build the engine")?;
+        Some(std::sync::Arc::new(std::sync::RwLock::new(engine)))
+    };
+    let sources = Sources { pool: pool.clone(), engine, scope: sipks::auth::Scope::Everything };
+    let out: Box<dyn std::io::Write + Send> = match &args.output {
+        Some(path) => {
+            Box::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?)
+        }
+        None => Box::new(std::io::stdout()),
+    };
+    let written = export::to_writer(&sources, layer, format, &filter, out).await;
+    if written.is_err() {
+        if let Some(path) = &args.output {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let features = written?;
+    eprintln!("{features} features");
     Ok(())
 }

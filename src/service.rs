@@ -140,7 +140,10 @@ async fn notify_changed(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Resul
 /// commits (the regions stay: a boundary import needs a restart). The new incidents are
 /// read beside the running engine, which keeps serving, and then swapped in; the tiles
 /// they change are dropped from the cache. Reconnects by itself when the connection
-/// drops.
+/// drops (the database went down, say), and then reloads everything once, since
+/// notifications sent meanwhile are lost; when it first listens, it applies the
+/// incidents changed in the two minutes before, which covers those written by other
+/// servers while this one read its engine.
 ///
 /// Single incidents written through the API of another server (`incident:<id>:<server>`)
 /// are read and applied one by one; `on_incident` hears of each (id, regions, deleted).
@@ -151,52 +154,101 @@ pub async fn follow_changes(
     instance: u64,
     on_incident: impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync + 'static,
 ) {
+    let mut first = true;
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for bulk loads; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                tracing::debug!(error = %e, "cannot listen for changes; retrying");
+                tokio::time::sleep(LISTEN_RETRY).await;
                 continue;
             }
         };
         if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
-            tracing::warn!(error = %e, "cannot listen for bulk loads; retrying");
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            tracing::debug!(error = %e, "cannot listen for changes; retrying");
+            tokio::time::sleep(LISTEN_RETRY).await;
             continue;
         }
-        while let Ok(notification) = listener.recv().await {
+        // Notifications sent while this server was not listening (the database or the
+        // connection was down) are lost: read everything once to catch up.
+        if !first {
+            tracing::info!("listening for changes again; reloading the incidents");
+            reload_all(&pool, &engine, &tiles).await;
+        } else {
+            // The engine was read a moment before listening began: what other servers
+            // wrote in between was announced to nobody here.
+            catch_up_start(&pool, &engine, &tiles, &on_incident).await;
+        }
+        first = false;
+        // `try_recv` answers None when the connection dropped: reconnect and catch up.
+        while let Ok(Some(notification)) = listener.try_recv().await {
             if let Some(change) = IncidentNotice::parse(notification.payload()) {
                 if change.instance != instance {
                     follow_incident(&pool, &engine, &tiles, change.id, &on_incident).await;
                 }
                 continue;
             }
-            let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
-            let loaded = async {
-                let incidents = db::incidents::load_all(&pool, &index).await?;
-                let indicators = db::incidents::load_indicators(&pool, &index).await?;
-                Ok::<_, sqlx::Error>((incidents, indicators))
-            };
-            match loaded.await {
-                Ok((incidents, indicators)) => {
-                    let tiles = Arc::clone(&tiles);
-                    let swapped = tokio::task::spawn_blocking(move || {
-                        tiles.change(|engine| {
-                            let change = IncidentChange::between(engine.incidents(), &incidents);
-                            let n = incidents.len();
-                            engine.replace_all(incidents, indicators, Utc::now().timestamp());
-                            (n, change)
-                        })
-                    })
-                    .await;
-                    if let Ok(n) = swapped {
-                        tracing::info!(incidents = n, "engine reloaded after a bulk load");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "engine reload failed; keeping the previous state"),
+            reload_all(&pool, &engine, &tiles).await;
+        }
+        tracing::warn!("lost the change notifications' connection; reconnecting");
+    }
+}
+
+/// How far back the start-up catch-up looks: well beyond reading the engine and
+/// starting to listen, and any write transaction.
+const START_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// More changes than this are caught up by reloading everything instead.
+const CATCH_UP_ONE_BY_ONE: usize = 1000;
+
+/// Applies the incidents changed shortly before this server started listening (one by
+/// one, or all at once when there are many).
+async fn catch_up_start(
+    pool: &PgPool,
+    engine: &Arc<RwLock<Engine>>,
+    tiles: &Arc<Tiles>,
+    on_incident: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
+) {
+    match db::incidents::changed_within(pool, START_CATCH_UP).await {
+        Ok(ids) if ids.len() > CATCH_UP_ONE_BY_ONE => reload_all(pool, engine, tiles).await,
+        Ok(ids) => {
+            for id in ids {
+                follow_incident(pool, engine, tiles, id, on_incident).await;
             }
         }
+        Err(e) => tracing::warn!(error = %e, "cannot catch up with the changes made during start-up"),
+    }
+}
+
+/// How long to wait before listening again after a failure.
+const LISTEN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads every incident and indicator beside the running engine and swaps them in,
+/// dropping the tiles that change; on failure keeps the previous state.
+async fn reload_all(pool: &PgPool, engine: &Arc<RwLock<Engine>>, tiles: &Arc<Tiles>) {
+    let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
+    let loaded = async {
+        let incidents = db::incidents::load_all(pool, &index).await?;
+        let indicators = db::incidents::load_indicators(pool, &index).await?;
+        Ok::<_, sqlx::Error>((incidents, indicators))
+    };
+    match loaded.await {
+        Ok((incidents, indicators)) => {
+            let tiles = Arc::clone(tiles);
+            let swapped = tokio::task::spawn_blocking(move || {
+                tiles.change(|engine| {
+                    let change = IncidentChange::between(engine.incidents(), &incidents);
+                    let n = incidents.len();
+                    engine.replace_all(incidents, indicators, Utc::now().timestamp());
+                    (n, change)
+                })
+            })
+            .await;
+            if let Ok(n) = swapped {
+                tracing::info!(incidents = n, "engine reloaded");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "engine reload failed; keeping the previous state"),
     }
 }
 

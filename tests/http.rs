@@ -19,7 +19,10 @@ async fn the_real_server_lists_and_serves_regions() {
 
     let (status, _, health) = server.get_full("/healthz").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(health["database"], "ok");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"]["state"], "ok");
+    assert_eq!(health["incidents"], 0);
+    assert_eq!(health["regions"], serde_json::json!({"provinsi": 38, "kabupaten_kota": 514, "kecamatan": 7285}));
 
     for (level, expected) in [("provinsi", 38), ("kabupaten_kota", 514), ("kecamatan", 7285)] {
         let (status, _, body) = server.get_full(&format!("/api/regions?level={level}")).await;

@@ -29,8 +29,10 @@ use sipks::http::{app, AppState};
 /// calls them (logging in before what needs a token; recording the incident before
 /// reading, editing and deleting it; logging out last), with the user whose token it is
 /// called with where it documents the `bearer` security scheme.
-const OPERATIONS: [(&str, &str, Option<&str>); 22] = [
+const OPERATIONS: [(&str, &str, Option<&str>); 37] = [
     ("get", "/healthz", None),
+    ("get", "/readyz", None),
+    ("get", "/metrics", None),
     ("get", "/api/regions", None),
     ("get", "/api/regions/{kode}", None),
     ("get", "/api/risk", None),
@@ -40,6 +42,10 @@ const OPERATIONS: [(&str, &str, Option<&str>); 22] = [
     ("get", "/tiles", None),
     ("get", "/tiles/{source}", None),
     ("get", "/styles/{name}", None),
+    ("get", "/", None),
+    ("get", "/assets/{file}", None),
+    ("get", "/fonts/{fontstack}/{range}", None),
+    ("get", "/api/meta", None),
     ("get", "/openapi.json", None),
     ("post", "/api/login", None),
     ("get", "/api/me", Some(OPERATOR)),
@@ -51,6 +57,15 @@ const OPERATIONS: [(&str, &str, Option<&str>); 22] = [
     ("get", "/api/incidents/{id}/history", Some(PUSAT)),
     ("delete", "/api/incidents/{id}", Some(OPERATOR)),
     ("get", "/api/events", Some(PUSAT)),
+    ("get", "/api/export/{layer}", Some(PUSAT)),
+    ("get", "/ogc", None),
+    ("get", "/ogc/conformance", None),
+    ("get", "/ogc/api", None),
+    ("get", "/ogc/collections", Some(PUSAT)),
+    ("get", "/ogc/collections/{collectionId}", Some(PUSAT)),
+    ("get", "/ogc/collections/{collectionId}/items", Some(PUSAT)),
+    ("get", "/ogc/collections/{collectionId}/items/{featureId}", Some(PUSAT)),
+    ("get", "/ogc/collections/{collectionId}/queryables", None),
     ("post", "/api/logout", Some(OPERATOR)),
 ];
 

@@ -1,5 +1,5 @@
-# Node.js and the npm project in web/ (the MapLibre style validator, the label glyphs and
-# later the web map). Sourced after scripts/lib/common.sh, which defines ROOT, log and
+# Node.js and the npm project in web/ (the web map and its build, the MapLibre style
+# validator, the label glyphs, the browser test's playwright-core). Sourced after scripts/lib/common.sh, which defines ROOT, log and
 # ensure_apt.
 
 # Installs Debian's nodejs and npm when there is no node, then the pinned packages of
@@ -14,5 +14,17 @@ ensure_node() {
     (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
     # npm ci may leave the directory's time older than the lock it installed.
     touch "$web/node_modules"
+  fi
+}
+
+# Builds the web map into web/dist (npm run build) when it is missing or older than its
+# sources or the lock; the server serves web/dist at /.
+ensure_web_build() {
+  ensure_node
+  local web=$ROOT/web
+  if [ ! -f "$web/dist/index.html" ] ||
+    [ -n "$(find "$web/src" "$web/build.mjs" "$web/package-lock.json" -newer "$web/dist/index.html" -print -quit)" ]; then
+    log "building the web map (npm run build in web/)"
+    (cd "$web" && npm run --silent build)
   fi
 }

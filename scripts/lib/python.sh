@@ -5,6 +5,9 @@
 # tests/pysal/requirements.txt, and exports SIPKS_PYTHON, its interpreter. Does not
 # touch the network when the venv already matches the requirements.
 ensure_pysal() {
+  # GDAL's command-line tools, the other independent reader of the exports and of the
+  # OGC API (tests/export.rs, tests/ogc.rs).
+  ensure_apt gdal-bin
   local venv=$ROOT/.data/venv
   local requirements=$ROOT/tests/pysal/requirements.txt
   local stamp=$venv/.sipks-requirements

@@ -251,6 +251,14 @@ pub fn read_files(
     Ok((regions, rejections, files.len()))
 }
 
+/// Reads one wilayah_boundaries SQL dump given as text (`file` names it in errors):
+/// its good records and its rejections, as [`read_files`] reads each SQL file.
+pub fn read_wilayah_sql(file: &Path, text: &str) -> Result<(Vec<RawRegion>, Vec<Rejection>), ImportError> {
+    let (mut regions, mut rejections) = (Vec::new(), Vec::new());
+    wilayah_sql::read(file, text, &mut regions, &mut rejections)?;
+    Ok((regions, rejections))
+}
+
 /// Builds a record from fields read by either format, or says why it is rejected.
 fn check_record(
     code: &str,

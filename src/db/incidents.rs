@@ -101,11 +101,22 @@ pub async fn load_one(pool: &PgPool, index: &RegionIndex, id: i64) -> Result<Opt
     Ok(load(pool, index, Some(id)).await?.pop())
 }
 
+/// The ids of the incidents created, edited or deleted within `last` of now (by the
+/// database's clock), deleted ones included.
+pub async fn changed_within(pool: &PgPool, last: std::time::Duration) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("select id from incidents where updated_at > now() - make_interval(secs => $1) order by id")
+        .bind(last.as_secs_f64())
+        .fetch_all(pool)
+        .await
+}
+
 /// Incidents not deleted (all, or the one with id `only`), in engine form.
 async fn load(pool: &PgPool, index: &RegionIndex, only: Option<i64>) -> Result<Vec<Incident>, sqlx::Error> {
     let mut rows = sqlx::query(
         "select id, extract(epoch from occurred_at)::bigint as t, category::text as category, severity,
-                status::text as status, st_x(geom) as x, st_y(geom) as y,
+                status::text as status,
+                case when geometrytype(geom) = 'POINT' then st_x(geom) end as x,
+                case when geometrytype(geom) = 'POINT' then st_y(geom) end as y,
                 case when geom is not null and geometrytype(geom) <> 'POINT' then st_asbinary(geom) end as shape,
                 case when geom is not null and geometrytype(geom) <> 'POINT' then st_x(st_pointonsurface(geom)) end as sx,
                 case when geom is not null and geometrytype(geom) <> 'POINT' then st_y(st_pointonsurface(geom)) end as sy,

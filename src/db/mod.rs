@@ -1,9 +1,11 @@
 //! PostGIS access: the connection pool, the embedded migrations, and one module per
 //! table family.
 
+pub mod export;
 pub mod incident_rows;
 pub mod incidents;
 pub mod regions;
+pub mod status;
 pub mod users;
 pub mod wkb;
 
@@ -20,13 +22,17 @@ use sqlx::PgPool;
 /// The SQL migrations under `migrations/`, built into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// How long a statement waits for a connection before it fails (503 over HTTP): short,
+/// so that a request does not hang while the database is down.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Opens a connection pool to `url` (a `postgres://` URL).
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     // Imports run statements of several seconds on purpose; only log the truly slow.
     let options = PgConnectOptions::from_str(url)?.log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(60));
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
 }

@@ -125,8 +125,7 @@ impl ApiError {
             }
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");
-                let unavailable = matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed);
-                if unavailable {
+                if crate::db::status::is_unavailable(e) {
                     (
                         StatusCode::SERVICE_UNAVAILABLE,
                         "database-unavailable",
@@ -236,8 +235,11 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map_or(Lang::Id, Lang::from_accept_language);
     let instance = request.uri().path().to_owned();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE && !response.headers().contains_key(header::RETRY_AFTER) {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(super::security::RETRY_AFTER_SECONDS));
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }

@@ -17,8 +17,45 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query)
-            .map(Query)
-            .map_err(|e| ApiError::InvalidParameter { param: "query".to_owned(), detail: e.to_string() })
+        let invalid = |detail: String| ApiError::InvalidParameter { param: "query".to_owned(), detail };
+        check_escapes(query).map_err(invalid)?;
+        serde_urlencoded::from_str(query).map(Query).map_err(|e| invalid(e.to_string()))
+    }
+}
+
+/// Checks that a query string decodes to UTF-8 text; serde_urlencoded would quietly
+/// replace what does not (`%FF`) and keep a broken escape (`%G0`) as it is.
+fn check_escapes(query: &str) -> Result<(), String> {
+    let bytes = query.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let byte = hex
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("malformed percent-escape at character {}", i + 1))?;
+            decoded.push(byte);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    std::str::from_utf8(&decoded).map(|_| ()).map_err(|e| format!("not UTF-8 text once decoded ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_escapes;
+
+    #[test]
+    fn queries_must_decode_to_utf8_text() {
+        assert!(check_escapes("q=lahan%20sawah&kode=73.71&x=%C3%A9+b").is_ok());
+        assert!(check_escapes("").is_ok());
+        for bad in ["q=%FF%FE", "q=%C0%AF", "q=%G0", "q=%", "q=%4", "q=%+F"] {
+            assert!(check_escapes(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use geo::{Geometry, InteriorPoint};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -27,12 +27,12 @@ use super::events::Event;
 use super::extract::Query;
 use super::AppState;
 use crate::auth::{Caller, Role, Scope};
-use crate::db::incident_rows::{self, Casualties, Fields, Filter, Placement, Record};
+use crate::db::incident_rows::{self, Fields, Filter, Placement, Record};
 use crate::engine::regions::{AssignError, RegionIndex};
 use crate::engine::risk::RiskLevel;
 use crate::engine::store::{region_only_assignment, Incident};
-use crate::incident::{Category, Severity, Status};
-use crate::ingest::incidents::{check_geometry, geometry_from_json, parse_time};
+use crate::ingest::feature::read_feature;
+use crate::ingest::incidents::parse_time;
 use crate::region::RegionCode;
 use crate::tiles::{incident_area, IncidentChange};
 use schema::{IncidentEdit, IncidentFeature, IncidentHistory, IncidentPage, NewIncident};
@@ -103,161 +103,10 @@ fn field_error(field: &str, en: impl Into<String>) -> ApiError {
     ApiError::invalid_field(field, en.clone(), en)
 }
 
-/// The properties an operator may send.
-const WRITABLE: [&str; 8] =
-    ["category", "severity", "status", "occurred_at", "source", "description", "casualties", "kode"];
-/// The properties the server writes.
-const READ_ONLY: [&str; 9] =
-    ["id", "kecamatan", "kabupaten_kota", "provinsi", "at_sea", "reporter", "created_at", "updated_at", "version"];
-
-/// Longest source and description, in characters.
-const MAX_TEXT: usize = 10_000;
-
-/// Reads an incident body (a GeoJSON Feature) into fields: for a create, `base` is
-/// `None` and the required fields must be there; for an edit, what is sent replaces
-/// `base`. Also returns the body's `reason`, if any.
+/// Reads an incident body (a GeoJSON Feature) into fields (see [`read_feature`]); a
+/// wrong field is a 422 naming it.
 fn read_fields(body: &Value, base: Option<&Fields>, now: DateTime<Utc>) -> Result<(Fields, Option<String>), ApiError> {
-    let object = body.as_object().ok_or_else(|| field_error("body", "must be a GeoJSON Feature object"))?;
-    for key in object.keys() {
-        if !matches!(key.as_str(), "type" | "geometry" | "properties" | "reason" | "id" | "bbox") {
-            return Err(field_error(key, "unknown member of a Feature"));
-        }
-    }
-    match object.get("type") {
-        Some(Value::String(t)) if t == "Feature" => {}
-        None if base.is_some() => {}
-        _ => return Err(field_error("type", "must be \"Feature\"")),
-    }
-    let reason = match object.get("reason") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(r)) if r.chars().count() <= MAX_TEXT => Some(r.trim().to_owned()).filter(|r| !r.is_empty()),
-        Some(_) => return Err(field_error("reason", format!("must be text of at most {MAX_TEXT} characters"))),
-    };
-    let empty = Map::new();
-    let properties = match object.get("properties") {
-        Some(Value::Object(p)) => p,
-        None | Some(Value::Null) if base.is_some() => &empty,
-        _ => return Err(field_error("properties", "must be an object")),
-    };
-    for key in properties.keys() {
-        if READ_ONLY.contains(&key.as_str()) {
-            return Err(field_error(&format!("properties.{key}"), "is set by the server (read-only)"));
-        }
-        if !WRITABLE.contains(&key.as_str()) {
-            return Err(field_error(&format!("properties.{key}"), "unknown property"));
-        }
-    }
-    let prop = |name: &str| properties.get(name);
-    let required = |name: &str| -> Result<&Value, ApiError> {
-        prop(name).ok_or_else(|| field_error(&format!("properties.{name}"), "is required"))
-    };
-    let text = |name: &str, old: Option<&String>| -> Result<String, ApiError> {
-        match prop(name) {
-            None => Ok(old.cloned().unwrap_or_default()),
-            Some(Value::String(s)) if s.chars().count() <= MAX_TEXT => Ok(s.clone()),
-            Some(Value::String(_)) => {
-                Err(field_error(&format!("properties.{name}"), format!("longer than {MAX_TEXT} characters")))
-            }
-            Some(Value::Null) => Ok(String::new()),
-            Some(_) => Err(field_error(&format!("properties.{name}"), "must be text")),
-        }
-    };
-    let category = match (prop("category"), base) {
-        (None, Some(b)) => b.category,
-        _ => {
-            let v = required("category")?;
-            v.as_str()
-                .ok_or_else(|| field_error("properties.category", "must be text"))?
-                .parse::<Category>()
-                .map_err(|e| field_error("properties.category", e))?
-        }
-    };
-    let severity = match (prop("severity"), base) {
-        (None, Some(b)) => b.severity,
-        _ => {
-            let v = required("severity")?;
-            let n =
-                v.as_u64().ok_or_else(|| field_error("properties.severity", "must be a whole number from 1 to 5"))?;
-            u8::try_from(n)
-                .ok()
-                .and_then(Severity::new)
-                .ok_or_else(|| field_error("properties.severity", format!("{n} is out of range 1 to 5")))?
-        }
-    };
-    let status = match (prop("status"), base) {
-        (None, Some(b)) => b.status,
-        (None, None) => Status::Potensi,
-        (Some(v), _) => v
-            .as_str()
-            .ok_or_else(|| field_error("properties.status", "must be text"))?
-            .parse::<Status>()
-            .map_err(|e| field_error("properties.status", e))?,
-    };
-    let occurred_at = match (prop("occurred_at"), base) {
-        (None, Some(b)) => b.occurred_at,
-        _ => {
-            let v = required("occurred_at")?;
-            let s = v.as_str().ok_or_else(|| field_error("properties.occurred_at", "must be an RFC 3339 time"))?;
-            let t = parse_time(s).map_err(|e| field_error("properties.occurred_at", e))?;
-            if t > now + chrono::Duration::minutes(5) {
-                return Err(field_error("properties.occurred_at", format!("{s} lies in the future")));
-            }
-            t
-        }
-    };
-    let casualties = match (prop("casualties"), base) {
-        (None, Some(b)) => b.casualties,
-        (None, None) | (Some(Value::Null), _) => Casualties::default(),
-        (Some(Value::Object(c)), _) => {
-            let mut out = base.map(|b| b.casualties).unwrap_or_default();
-            for (key, value) in c {
-                let n = value.as_u64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| {
-                    field_error(&format!("properties.casualties.{key}"), "must be a count (0 or more)")
-                })?;
-                match key.as_str() {
-                    "meninggal" => out.meninggal = n,
-                    "luka" => out.luka = n,
-                    "pengungsi" => out.pengungsi = n,
-                    _ => {
-                        return Err(field_error(
-                            &format!("properties.casualties.{key}"),
-                            "unknown (meninggal, luka, pengungsi)",
-                        ))
-                    }
-                }
-            }
-            out
-        }
-        (Some(_), _) => return Err(field_error("properties.casualties", "must be an object")),
-    };
-    let geometry = match (object.get("geometry"), base) {
-        (None, Some(b)) => b.geometry.clone(),
-        (None, None) => {
-            return Err(field_error("geometry", "is required (null for a report known only by its region)"))
-        }
-        (Some(Value::Null), _) => None,
-        (Some(g), _) => {
-            let geometry = geometry_from_json(g).map_err(|e| field_error("geometry", e))?;
-            check_geometry(&geometry).map_err(|e| field_error("geometry", e))?;
-            Some(geometry)
-        }
-    };
-    let region = match (prop("kode"), base) {
-        (None, Some(b)) => b.region.clone(),
-        (None, None) | (Some(Value::Null), _) => None,
-        (Some(Value::String(code)), _) => {
-            Some(code.parse::<RegionCode>().map_err(|e| field_error("properties.kode", e.to_string()))?)
-        }
-        (Some(_), _) => return Err(field_error("properties.kode", "must be a region code")),
-    };
-    // A report with a geometry is placed by it; a region code only locates one without.
-    let region = if geometry.is_some() { None } else { region };
-    if geometry.is_none() && region.is_none() {
-        return Err(field_error("properties.kode", "is required when geometry is null"));
-    }
-    let source = text("source", base.map(|b| &b.source))?;
-    let description = text("description", base.map(|b| &b.description))?;
-    Ok((Fields { geometry, region, category, severity, status, occurred_at, source, description, casualties }, reason))
+    read_feature(body, base, now).map_err(|e| field_error(&e.field, e.reason))
 }
 
 /// An incident placed by the engine: the stored placement and the engine's own form.
@@ -1006,6 +855,8 @@ async fn list(State(state): State<AppState>, auth: Auth, Query(q): Query<ListQue
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::incident_rows::Casualties;
+    use crate::incident::{Category, Status};
 
     fn now() -> DateTime<Utc> {
         "2026-11-28T00:00:00Z".parse().expect("time")

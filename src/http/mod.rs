@@ -4,15 +4,20 @@
 mod auth;
 mod error;
 mod events;
+mod export;
 mod extract;
 mod health;
 mod hotspots;
 mod incidents;
+mod metrics;
+mod ogc;
 mod openapi;
 mod regions;
 mod risk;
+mod security;
 mod styles;
 mod tiles;
+pub mod web;
 mod workers;
 
 use std::net::SocketAddr;
@@ -24,10 +29,10 @@ use sqlx::PgPool;
 
 use crate::engine::Engine;
 use crate::tiles::{TileConfig, Tiles};
-use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use self::error::{ApiError, PROBLEM_JSON};
+pub use self::tiles::ATTRIBUTION;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -50,6 +55,31 @@ pub struct AppState {
     /// This server's identity among several on one database (its own change
     /// notifications are not applied twice).
     pub instance: u64,
+    /// Request counts and latency by route, for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Whether PostGIS answers (watched in the background while serving).
+    pub db: Arc<crate::db::status::DbStatus>,
+    /// Cross-origin access, timeouts.
+    pub http: Arc<HttpConfig>,
+    /// The web map's directory and whether this server serves training data.
+    pub web: Arc<web::WebConfig>,
+}
+
+/// HTTP settings beyond the routes.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Origins allowed to call the API from a browser (CORS); empty: none (the page is
+    /// served by this server and needs no CORS).
+    pub cors_origins: Vec<String>,
+    /// How long a request may take until its response starts (408 after it). Streams
+    /// (events, exports) only need to start within it.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig { cors_origins: Vec::new(), request_timeout: Duration::from_secs(30) }
+    }
 }
 
 /// How often the default window is recomputed in full, so that decay and the window
@@ -79,6 +109,10 @@ impl AppState {
             tokens: Arc::default(),
             token_ttl: chrono::Duration::hours(12),
             instance: u64::from_le_bytes(instance),
+            web: Arc::default(),
+            metrics: Arc::default(),
+            db: Arc::default(),
+            http: Arc::default(),
         }
     }
 
@@ -107,25 +141,41 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(incidents::router())
         .merge(events::router())
+        .merge(export::router())
+        .merge(ogc::router())
         .merge(styles::router())
+        .merge(web::router())
+        .merge(metrics::router())
         .merge(openapi::router())
 }
 
 /// The whole application: every resource's routes, a problem+json fallback, and the
-/// error rendering.
+/// layers every request passes, outermost first: a request id (taken from
+/// `X-Request-Id` or made, echoed in the response and in every log line of the request),
+/// tracing, CORS (closed unless origins are configured), security headers, metrics by
+/// route, problem+json rendering, the request timeout, refusal of writes while the
+/// database is down (503 with Retry-After), and the body limit.
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
-    router
+    let metrics = Arc::clone(&state.metrics);
+    let db = Arc::clone(&state.db);
+    let http = Arc::clone(&state.http);
+    let router = router
         .fallback(|| async { ApiError::NoRoute })
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(incidents::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(db, security::refuse_writes_while_database_down))
+        .layer(axum::middleware::from_fn_with_state(http.request_timeout, security::timeout))
         .layer(axum::middleware::from_fn(error::render_problems))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::count));
+    security::outer_layers(router, &http)
 }
 
 /// Serves the application on `listen` until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    let (db, pool) = (Arc::clone(&state.db), state.pool.clone());
+    tokio::spawn(async move { db.watch(pool).await });
     let publisher = state.clone();
     tokio::spawn(crate::service::follow_changes(
         state.pool.clone(),

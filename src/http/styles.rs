@@ -39,11 +39,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 200, description = "The style (MapLibre style specification, version 8).", body = Object,
             content_type = "application/json",
             headers(("Cache-Control" = String, description = "`no-cache`: store, but revalidate."))),
+        (status = 400, description = "A malformed Host header.", body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "No style has this name.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn style(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (_, text) = STYLES.iter().find(|(n, _)| *n == name).ok_or(ApiError::NoRoute)?;
-    let body = text.replace("{origin}", &origin(&headers));
+    let body = text.replace("{origin}", &origin(&headers)?);
     Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")], body).into_response())
 }

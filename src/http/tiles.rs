@@ -40,11 +40,25 @@ fn source(name: &str) -> Result<Source, ApiError> {
     Source::parse(name).ok_or_else(|| ApiError::UnknownTileSource(name.to_owned()))
 }
 
-/// The origin clients reach us at, for absolute URLs in TileJSON.
-pub(super) fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+/// The origin clients reach us at, for absolute URLs in TileJSON, styles and OGC links.
+/// A `Host` that is not a host name or address with an optional port is refused (400):
+/// it would be written into the URLs, and the JSON, we answer with.
+pub(super) fn origin(headers: &HeaderMap) -> Result<String, ApiError> {
+    let host = match headers.get(header::HOST) {
+        None => "127.0.0.1:8080",
+        Some(value) => value
+            .to_str()
+            .ok()
+            .filter(|h| {
+                (1..=255).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
+            })
+            .ok_or_else(|| ApiError::InvalidParameter {
+                param: "Host".into(),
+                detail: "not a host name or address with an optional port".into(),
+            })?,
+    };
     let https = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
-    format!("{}://{host}", if https { "https" } else { "http" })
+    Ok(format!("{}://{host}", if https { "https" } else { "http" }))
 }
 
 /// TileJSON 3.0.0 of a source.
@@ -164,10 +178,13 @@ struct TileJson {
     path = "/tiles",
     operation_id = "listTileSources",
     tag = "tiles",
-    responses((status = 200, description = "The tile sources.", body = TileSources))
+    responses(
+        (status = 200, description = "The tile sources.", body = TileSources),
+        (status = 400, description = "A malformed Host header.", body = Problem, content_type = PROBLEM_JSON),
+    )
 )]
-async fn list(headers: HeaderMap) -> Json<Value> {
-    let origin = origin(&headers);
+async fn list(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let origin = origin(&headers)?;
     let sources: Vec<Value> = Source::ALL
         .iter()
         .map(|s| {
@@ -180,7 +197,7 @@ async fn list(headers: HeaderMap) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "sources": sources }))
+    Ok(Json(json!({ "sources": sources })))
 }
 
 /// TileJSON of a tile source
@@ -196,11 +213,12 @@ async fn list(headers: HeaderMap) -> Json<Value> {
     params(("source" = inline(Source), Path, description = "The tile source.", example = "sipks")),
     responses(
         (status = 200, description = "The TileJSON.", body = TileJson),
+        (status = 400, description = "A malformed Host header.", body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "No tile source has this name.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn tilejson(Path(name): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    Ok(Json(tilejson_of(source(&name)?, &origin(&headers))))
+    Ok(Json(tilejson_of(source(&name)?, &origin(&headers)?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -411,6 +429,17 @@ mod tests {
         assert!(matches(&headers(header::IF_NONE_MATCH, "W/\"00000000000000ab\""), tag));
         assert!(matches(&headers(header::IF_NONE_MATCH, "*"), tag));
         assert!(!matches(&headers(header::IF_NONE_MATCH, "\"00000000000000ac\""), tag));
+    }
+
+    #[test]
+    fn the_origin_takes_only_a_host_and_port_from_the_host_header() {
+        let checked = |host: &'static str| origin(&headers(header::HOST, host)).ok();
+        assert_eq!(checked("peta.kemendagri.go.id:8443").as_deref(), Some("http://peta.kemendagri.go.id:8443"));
+        assert_eq!(checked("[::1]:8080").as_deref(), Some("http://[::1]:8080"));
+        assert_eq!(origin(&HeaderMap::new()).ok().as_deref(), Some("http://127.0.0.1:8080"));
+        for hostile in ["x\"},\"evil\":{\"", "<script>", "a b", "a/b", ""] {
+            assert!(checked(hostile).is_none(), "{hostile:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Bulk files from operators and other agencies: incidents (CSV or GeoJSON) and
-//! region-level indicators (CSV). Readers check every row and report each bad one by
-//! line (CSV) or feature number (GeoJSON) with its reason; they never touch the
-//! database.
+//! region-level indicators (CSV); and the single incident Feature the API receives.
+//! Readers check every row and report each bad one by line (CSV) or feature number
+//! (GeoJSON) with its reason; they never touch the database.
 
+pub mod feature;
 pub mod incidents;
 pub mod indicators;
 

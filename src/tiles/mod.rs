@@ -379,6 +379,21 @@ struct Pending {
     batch: u64,
     /// The last batch done.
     done: u64,
+    /// When the batch now gathering got its first change.
+    opened: Option<Instant>,
+    lag: Lag,
+}
+
+/// How long changes took to show: from their write to the engine until figures, Gi*
+/// and the tile cache were up to date.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Lag {
+    /// Batches done.
+    pub batches: u64,
+    /// The last batch's lag (of its first change).
+    pub last_seconds: f64,
+    /// The largest since start.
+    pub max_seconds: f64,
 }
 
 /// Hears of risk-level changes: (region, before, after), with the engine read-locked.
@@ -507,6 +522,7 @@ impl Tiles {
             None => {
                 pending.changes = Some(vec![incidents]);
                 pending.batch += 1;
+                pending.opened = Some(Instant::now());
                 let tiles = Arc::clone(self);
                 std::thread::spawn(move || {
                     std::thread::sleep(SYNC_DELAY);
@@ -519,10 +535,10 @@ impl Tiles {
 
     /// The bookkeeping of the pending changes.
     fn sync(self: &Arc<Self>) {
-        let (batch, number) = {
+        let (batch, number, opened) = {
             let mut pending = lock(&self.pending);
             let Some(batch) = pending.changes.take() else { return };
-            (batch, pending.batch)
+            (batch, pending.batch, pending.opened.take())
         };
         self.generation.fetch_add(1, Ordering::AcqRel);
         let engine = read(&self.engine);
@@ -577,6 +593,12 @@ impl Tiles {
         }
         let mut pending = lock(&self.pending);
         pending.done = pending.done.max(number);
+        if let Some(opened) = opened {
+            let seconds = opened.elapsed().as_secs_f64();
+            pending.lag.batches += 1;
+            pending.lag.last_seconds = seconds;
+            pending.lag.max_seconds = pending.lag.max_seconds.max(seconds);
+        }
         drop(pending);
         self.wake.notify_all();
     }
@@ -624,6 +646,11 @@ impl Tiles {
             }
             std::thread::sleep(CLUSTER_PERIOD.saturating_sub(started.elapsed()));
         });
+    }
+
+    /// How long changes took to show in figures and tiles.
+    pub fn lag(&self) -> Lag {
+        lock(&self.pending).lag
     }
 
     /// Number of cached tiles, bytes held, hits and misses.

@@ -200,6 +200,14 @@ impl Server {
         Server { child, watchdog, base: format!("http://127.0.0.1:{port}") }.healthy().await
     }
 
+    /// Kills the server at once with SIGKILL (no shutdown, nothing flushed: a crash or
+    /// a power cut as the process sees it) and reaps it.
+    pub fn kill_hard(mut self) {
+        assert!(self.watchdog.is_none(), "a server under a watchdog is stopped by its watchdog");
+        self.child.kill().expect("SIGKILL the server");
+        self.child.wait().expect("reap the server");
+    }
+
     /// Waits until /healthz answers.
     async fn healthy(self) -> Server {
         use std::time::{Duration, Instant};
