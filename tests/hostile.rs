@@ -90,9 +90,11 @@ async fn every_hostile_request_is_refused_as_a_problem_and_changes_nothing() {
     let db = imported_db().await;
     let hash = hash_password(PASSWORD).expect("hash");
     let makassar: sipks::region::RegionCode = "73.71".parse().expect("code");
-    for (user, role, region) in
-        [(NASIONAL, Role::Nasional, None), (MAKASSAR, Role::KabupatenKota, Some(&makassar)), (ANALIS, Role::Analis, None)]
-    {
+    for (user, role, region) in [
+        (NASIONAL, Role::Nasional, None),
+        (MAKASSAR, Role::KabupatenKota, Some(&makassar)),
+        (ANALIS, Role::Analis, None),
+    ] {
         sipks::db::users::create(&db.pool, user, "", &hash, role, region).await.expect("create user");
     }
     let server = Server::start(&db.url).await;

@@ -141,9 +141,12 @@ async fn a_write_on_one_instance_is_in_the_others_tiles_risk_and_events_within_a
             "write {step} (incident {id}) on B after A's answer: /api/risk {risk_seen:?}, region tile \
              {region_seen:?}, incident tile {point_seen:?}, event {event_seen:?}"
         );
-        for (what, seen) in
-            [("/api/risk", risk_seen), ("region tile", region_seen), ("incident tile", point_seen), ("event", event_seen)]
-        {
+        for (what, seen) in [
+            ("/api/risk", risk_seen),
+            ("region tile", region_seen),
+            ("incident tile", point_seen),
+            ("event", event_seen),
+        ] {
             assert!(seen < BUDGET, "B's {what} showed incident {id} {seen:?} after A's answer, not within {BUDGET:?}");
         }
 

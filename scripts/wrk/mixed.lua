@@ -6,9 +6,10 @@
 --
 -- Run with one connection per thread (wrk -tN -cN): each response() then follows its
 -- own request(), so the script times every request by its kind (CLOCK_MONOTONIC
--- through LuaJIT's ffi) into a histogram of 0.1 ms buckets per thread; done() merges
--- them and prints one RESULT line per kind (count, refused = not 2xx/3xx, p50/p99/max)
--- and one for wrk's own socket errors.
+-- through LuaJIT's ffi) into a histogram per thread (0.1 ms buckets below 20 ms, 1 ms
+-- below 1 s); done() merges them and prints one RESULT line per kind (count, refused =
+-- not 2xx/3xx, p50/p99/max, each the upper end of its bucket) and one for wrk's own
+-- socket errors.
 local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } sipks_timespec;
@@ -32,6 +33,9 @@ local token = os.getenv("WRK_TOKEN")
 local run = os.getenv("WRK_RUN") or tostring(os.time())
 local sources = {"sipks", "kabupaten_kota"}
 local kinds = {"tile", "risk", "write"}
+-- The shares of writes and of risk requests (the rest are tiles), for diagnosis.
+local write_share = tonumber(os.getenv("WRK_WRITES") or "0.05")
+local risk_share = tonumber(os.getenv("WRK_RISK") or "0.10")
 local threads = {}
 
 function setup(thread)
@@ -39,21 +43,37 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
--- Per thread: the histogram and counts of each kind, the request in flight.
-hist, count, refused, sample = {}, {}, {}, {}
+-- Per thread: the request in flight; the histogram and counts by kind are globals of
+-- numbers and strings (h<kind><bucket>, count_<kind>, ...), the only values wrk's
+-- thread:get() copies safely (it mishandles tables).
 local kind, started, counter = nil, 0, 0
 
 function init(args)
   math.randomseed(4242 + (tid or 0))
   for _, k in ipairs(kinds) do
-    hist[k], count[k], refused[k] = {}, 0, 0
+    _G["count_" .. k], _G["refused_" .. k], _G["top_" .. k] = 0, 0, -1
   end
+end
+
+-- Buckets of 0.1 ms below 20 ms, of 1 ms below 1 s, of 100 ms above (up to 11 s).
+local function bucket(us)
+  local ms = us / 1000
+  if ms < 20 then return math.floor(ms * 10) end
+  if ms < 1000 then return 180 + math.floor(ms) end
+  return 1170 + math.min(math.floor(ms / 100), 110)
+end
+
+-- The upper end of a bucket, in ms.
+local function bucket_ms(b)
+  if b < 200 then return (b + 1) / 10 end
+  if b < 1180 then return b - 180 + 1 end
+  return (b - 1170 + 1) * 100
 end
 
 function request()
   local r = math.random()
   local req
-  if r < 0.05 then
+  if r < write_share then
     kind = "write"
     counter = counter + 1
     local p = points[math.random(#points)]
@@ -67,7 +87,7 @@ function request()
       ["Authorization"] = "Bearer " .. token,
       ["Idempotency-Key"] = string.format("campuran-%s-%d-%d", run, tid or 0, counter),
     }, body)
-  elseif r < 0.15 then
+  elseif r < write_share + risk_share then
     kind = "risk"
     req = wrk.format("GET", "/api/risk?level=kabupaten_kota", {["Accept-Encoding"] = "gzip"})
   else
@@ -80,43 +100,43 @@ function request()
 end
 
 function response(status, headers, body)
-  local bucket = math.floor((now_us() - started) / 100)
-  local h = hist[kind]
-  h[bucket] = (h[bucket] or 0) + 1
-  count[kind] = count[kind] + 1
+  local b = bucket(now_us() - started)
+  local name = "h" .. kind .. b
+  _G[name] = (_G[name] or 0) + 1
+  if b > _G["top_" .. kind] then _G["top_" .. kind] = b end
+  _G["count_" .. kind] = _G["count_" .. kind] + 1
   if status < 200 or status >= 400 then
-    refused[kind] = refused[kind] + 1
-    if not sample[kind] then sample[kind] = status .. " " .. string.sub(body or "", 1, 200) end
+    _G["refused_" .. kind] = _G["refused_" .. kind] + 1
+    if not _G["sample_" .. kind] then _G["sample_" .. kind] = status .. " " .. string.sub(body or "", 1, 200) end
   end
-end
-
--- The smallest bucket (ms) below which at least `share` of the requests fall.
-local function percentile(h, total, share)
-  local buckets = {}
-  for b in pairs(h) do buckets[#buckets + 1] = b end
-  table.sort(buckets)
-  local seen = 0
-  for _, b in ipairs(buckets) do
-    seen = seen + h[b]
-    if seen >= share * total then return (b + 1) / 10 end
-  end
-  return 0
 end
 
 function done(summary, latency, requests)
   for _, k in ipairs(kinds) do
-    local h, total, bad, first = {}, 0, 0, nil
+    local h, total, bad, first, top = {}, 0, 0, nil, -1
     for _, t in ipairs(threads) do
-      for b, n in pairs(t:get("hist")[k]) do h[b] = (h[b] or 0) + n end
-      total = total + t:get("count")[k]
-      bad = bad + t:get("refused")[k]
-      first = first or t:get("sample")[k]
+      local thread_top = t:get("top_" .. k)
+      for b = 0, thread_top do
+        local n = t:get("h" .. k .. b)
+        if n then h[b] = (h[b] or 0) + n end
+      end
+      if thread_top > top then top = thread_top end
+      total = total + t:get("count_" .. k)
+      bad = bad + t:get("refused_" .. k)
+      first = first or t:get("sample_" .. k)
     end
-    local max = 0
-    for b in pairs(h) do if b > max then max = b end end
+    -- The upper end of the bucket holding the request at `share` of them, in ms.
+    local function percentile(share)
+      local seen = 0
+      for b = 0, top do
+        seen = seen + (h[b] or 0)
+        if seen >= share * total then return bucket_ms(b) end
+      end
+      return 0
+    end
     io.write(string.format("RESULT kind=%s requests=%d share=%.4f rps=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f refused=%d\n",
       k, total, total / math.max(summary.requests, 1), total / (summary.duration / 1e6),
-      percentile(h, total, 0.5), percentile(h, total, 0.99), (max + 1) / 10, bad))
+      percentile(0.5), percentile(0.99), top >= 0 and bucket_ms(top) or 0, bad))
     if first then io.write("first refusal (" .. k .. "): " .. first .. "\n") end
   end
   local e = summary.errors

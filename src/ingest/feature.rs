@@ -40,7 +40,11 @@ pub const MAX_TEXT: usize = 10_000;
 /// Reads an incident body (a GeoJSON Feature) into fields: for a create, `base` is
 /// `None` and the required fields must be there; for an edit, what is sent replaces
 /// `base`. Also returns the body's `reason` (why a status goes back), if any.
-pub fn read_feature(body: &Value, base: Option<&Fields>, now: DateTime<Utc>) -> Result<(Fields, Option<String>), FieldError> {
+pub fn read_feature(
+    body: &Value,
+    base: Option<&Fields>,
+    now: DateTime<Utc>,
+) -> Result<(Fields, Option<String>), FieldError> {
     let object = body.as_object().ok_or_else(|| FieldError::new("body", "must be a GeoJSON Feature object"))?;
     for key in object.keys() {
         if !matches!(key.as_str(), "type" | "geometry" | "properties" | "reason" | "id" | "bbox") {
@@ -100,8 +104,9 @@ pub fn read_feature(body: &Value, base: Option<&Fields>, now: DateTime<Utc>) -> 
         (None, Some(b)) => b.severity,
         _ => {
             let v = required("severity")?;
-            let n =
-                v.as_u64().ok_or_else(|| FieldError::new("properties.severity", "must be a whole number from 1 to 5"))?;
+            let n = v
+                .as_u64()
+                .ok_or_else(|| FieldError::new("properties.severity", "must be a whole number from 1 to 5"))?;
             u8::try_from(n)
                 .ok()
                 .and_then(Severity::new)

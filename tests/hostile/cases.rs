@@ -206,7 +206,12 @@ fn auth(b: &mut Builder) {
     login(b, "login: NaN password", br#"{"username": "a", "password": NaN}"#.to_vec(), Status(400));
     login(b, "login: number as name", br#"{"username": 1e400, "password": "x"}"#.to_vec(), Status(400));
     login(b, "login: 2^64 as name", br#"{"username": 18446744073709551616, "password": "x"}"#.to_vec(), Status(422));
-    login(b, "login: unknown field", br#"{"username": "a", "password": "x", "role": "nasional"}"#.to_vec(), Status(422));
+    login(
+        b,
+        "login: unknown field",
+        br#"{"username": "a", "password": "x", "role": "nasional"}"#.to_vec(),
+        Status(422),
+    );
     login(b, "login: an array", b"[]".to_vec(), Status(422));
     for sql in SQL {
         let body = json!({"username": sql, "password": sql}).to_string().into_bytes();
@@ -225,12 +230,26 @@ fn auth(b: &mut Builder) {
     b.get("me: empty token", header(b"Bearer    "), "/api/me", Status(401));
     let expired = b"Bearer eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2lnbmF0dXJl";
     b.get("me: an expired-looking JWT", header(expired), "/api/me", Status(401));
-    b.get("me: a 300-character token", header(format!("Bearer {}", "a".repeat(300)).as_bytes()), "/api/me", Status(401));
+    b.get(
+        "me: a 300-character token",
+        header(format!("Bearer {}", "a".repeat(300)).as_bytes()),
+        "/api/me",
+        Status(401),
+    );
     b.get("me: a 64 kB token", header(format!("Bearer {}", "a".repeat(65_536)).as_bytes()), "/api/me", ClientError);
     b.get("me: a token of invalid UTF-8", header(b"Bearer \xff\xfe\xfd"), "/api/me", Status(401));
     b.get("me: SQL as token", header(b"Bearer ' or 1=1 --"), "/api/me", Status(401));
     b.get("me: another scheme", header(b"Token abcdef"), "/api/me", Status(401));
-    b.send("logout: garbage token", header(b"Bearer garbage"), "POST", "/api/logout", None, &[], Vec::new(), Status(401));
+    b.send(
+        "logout: garbage token",
+        header(b"Bearer garbage"),
+        "POST",
+        "/api/logout",
+        None,
+        &[],
+        Vec::new(),
+        Status(401),
+    );
     b.send("logout: no token", Anonymous, "POST", "/api/logout", None, &[], Vec::new(), Status(401));
     b.get("events: garbage token", header(b"Bearer garbage"), "/api/events", Status(401));
     b.get("events: Basic credentials", header(b"Basic Og=="), "/api/events", Status(401));
@@ -247,17 +266,47 @@ fn creations(b: &mut Builder) {
     post(b, "100,000 nested arrays", Nasional, nested_arrays(100_000), Status(400));
     post(b, "100,000 nested objects", Nasional, nested_objects(100_000), Status(400));
     post(b, "invalid UTF-8 in a string", Nasional, text_edit("serangan", b"\xc3\x28\xa0\xa1"), Status(400));
-    post(b, "trailing garbage", Nasional, [incident(IN_MAKASSAR, "x").to_string().as_bytes(), b"}}"].concat(), Status(400));
+    post(
+        b,
+        "trailing garbage",
+        Nasional,
+        [incident(IN_MAKASSAR, "x").to_string().as_bytes(), b"}}"].concat(),
+        Status(400),
+    );
     post(b, "1e400 longitude", Nasional, text_edit("119.42", "1e400"), Status(400));
     post(b, "NaN longitude", Nasional, text_edit("119.42", "NaN"), Status(400));
     post(b, "Infinity latitude", Nasional, text_edit("-5.14", "Infinity"), Status(400));
     post(b, "-Infinity latitude", Nasional, text_edit("-5.14", "-Infinity"), Status(400));
     post(b, "1e308 longitude", Nasional, text_edit("119.42", "1e308"), Status(422));
     post(b, "2^64 severity", Nasional, text_edit("\"severity\":3", "\"severity\":18446744073709551616"), Status(422));
-    post(b, "-2^63-1 severity", Nasional, text_edit("\"severity\":3", "\"severity\":-9223372036854775809"), Status(422));
-    post(b, "a 100,000-digit severity", Nasional, text_edit("\"severity\":3", &format!("\"severity\":{}", "9".repeat(100_000))), Status(400));
-    post(b, "severity 3.0000000000000001", Nasional, text_edit("\"severity\":3", "\"severity\":3.0000000000000001"), Status(422));
-    post(b, "2^64 casualties", Nasional, with_property("casualties", json!({"luka": 18446744073709551615u64})), Status(422));
+    post(
+        b,
+        "-2^63-1 severity",
+        Nasional,
+        text_edit("\"severity\":3", "\"severity\":-9223372036854775809"),
+        Status(422),
+    );
+    post(
+        b,
+        "a 100,000-digit severity",
+        Nasional,
+        text_edit("\"severity\":3", &format!("\"severity\":{}", "9".repeat(100_000))),
+        Status(400),
+    );
+    post(
+        b,
+        "severity 3.0000000000000001",
+        Nasional,
+        text_edit("\"severity\":3", "\"severity\":3.0000000000000001"),
+        Status(422),
+    );
+    post(
+        b,
+        "2^64 casualties",
+        Nasional,
+        with_property("casualties", json!({"luka": 18446744073709551615u64})),
+        Status(422),
+    );
     post(b, "negative casualties", Nasional, with_property("casualties", json!({"meninggal": -1})), Status(422));
     post(b, "a 1 MB description", Nasional, with_property("description", json!("x".repeat(1_000_000))), Status(422));
     post(b, "a 2 MB body", Nasional, with_property("description", json!("x".repeat(2_000_000))), Status(413));
@@ -275,26 +324,98 @@ fn creations(b: &mut Builder) {
     post(b, "properties as an array", Nasional, with_property("casualties", json!([1, 2])), Status(422));
     post(b, "a JSON null", Nasional, b"null".to_vec(), Status(422));
     post(b, "a JSON string", Nasional, b"\"Feature\"".to_vec(), Status(422));
-    post(b, "a GeometryCollection", Nasional, with_geometry(json!({"type": "GeometryCollection", "geometries": []})), Status(422));
-    post(b, "a point without coordinates", Nasional, with_geometry(json!({"type": "Point", "coordinates": []})), Status(422));
-    post(b, "a point of strings", Nasional, with_geometry(json!({"type": "Point", "coordinates": ["119", "-5"]})), Status(422));
-    post(b, "a one-position line", Nasional, with_geometry(json!({"type": "LineString", "coordinates": [[119.42, -5.14]]})), Status(422));
-    post(b, "a point at the pole", Nasional, with_geometry(json!({"type": "Point", "coordinates": [0.0, 90.0]})), Status(422));
+    post(
+        b,
+        "a GeometryCollection",
+        Nasional,
+        with_geometry(json!({"type": "GeometryCollection", "geometries": []})),
+        Status(422),
+    );
+    post(
+        b,
+        "a point without coordinates",
+        Nasional,
+        with_geometry(json!({"type": "Point", "coordinates": []})),
+        Status(422),
+    );
+    post(
+        b,
+        "a point of strings",
+        Nasional,
+        with_geometry(json!({"type": "Point", "coordinates": ["119", "-5"]})),
+        Status(422),
+    );
+    post(
+        b,
+        "a one-position line",
+        Nasional,
+        with_geometry(json!({"type": "LineString", "coordinates": [[119.42, -5.14]]})),
+        Status(422),
+    );
+    post(
+        b,
+        "a point at the pole",
+        Nasional,
+        with_geometry(json!({"type": "Point", "coordinates": [0.0, 90.0]})),
+        Status(422),
+    );
     post(b, "anonymous", Anonymous, incident(IN_MAKASSAR, "serangan").to_string().into_bytes(), Status(401));
     post(b, "the analis role", Analis, incident(IN_MAKASSAR, "serangan").to_string().into_bytes(), Status(403));
-    post(b, "Makassar's operator in Jakarta", Makassar, incident(IN_JAKARTA, "serangan").to_string().into_bytes(), Status(403));
+    post(
+        b,
+        "Makassar's operator in Jakarta",
+        Makassar,
+        incident(IN_JAKARTA, "serangan").to_string().into_bytes(),
+        Status(403),
+    );
     let across = with_geometry(json!({"type": "LineString", "coordinates": [[119.42, -5.14], [119.77, -5.34]]}));
     post(b, "Makassar's operator across into Gowa", Makassar, across, Status(403));
     let valid = incident(IN_MAKASSAR, "serangan").to_string().into_bytes();
     b.send("text/plain", Nasional, "POST", "/api/incidents", Some("text/plain"), &[], valid.clone(), Status(415));
     b.send("no content type", Nasional, "POST", "/api/incidents", None, &[], valid.clone(), Status(415));
     let bad_type: &[(&str, &[u8])] = &[("content-type", b"application/json\xff")];
-    b.send("content type of invalid UTF-8", Nasional, "POST", "/api/incidents", None, bad_type, valid.clone(), Status(415));
+    b.send(
+        "content type of invalid UTF-8",
+        Nasional,
+        "POST",
+        "/api/incidents",
+        None,
+        bad_type,
+        valid.clone(),
+        Status(415),
+    );
     let long_key = "k".repeat(300);
     let invalid = with_property("severity", json!(9));
-    b.send("a 300-character Idempotency-Key", Nasional, "POST", "/api/incidents", geo, &[("idempotency-key", long_key.as_bytes())], valid, Status(422));
-    b.send("an Idempotency-Key of invalid UTF-8", Nasional, "POST", "/api/incidents", geo, &[("idempotency-key", b"\xff\xfe")], invalid.clone(), Status(422));
-    b.send("SQL as Idempotency-Key with a bad body", Nasional, "POST", "/api/incidents", geo, &[("idempotency-key", b"' or 1=1 --")], invalid, Status(422));
+    b.send(
+        "a 300-character Idempotency-Key",
+        Nasional,
+        "POST",
+        "/api/incidents",
+        geo,
+        &[("idempotency-key", long_key.as_bytes())],
+        valid,
+        Status(422),
+    );
+    b.send(
+        "an Idempotency-Key of invalid UTF-8",
+        Nasional,
+        "POST",
+        "/api/incidents",
+        geo,
+        &[("idempotency-key", b"\xff\xfe")],
+        invalid.clone(),
+        Status(422),
+    );
+    b.send(
+        "SQL as Idempotency-Key with a bad body",
+        Nasional,
+        "POST",
+        "/api/incidents",
+        geo,
+        &[("idempotency-key", b"' or 1=1 --")],
+        invalid,
+        Status(422),
+    );
     b.send("PUT on the collection", Nasional, "PUT", "/api/incidents", geo, &[], b"{}".to_vec(), Status(405));
 }
 
@@ -313,7 +434,16 @@ fn single_incidents(b: &mut Builder, known: &Known) {
         let id = encode(sql);
         b.get(format!("read: SQL {sql:?} as id"), Nasional, format!("/api/incidents/{id}"), Status(400));
         b.get(format!("history: SQL {sql:?} as id"), Nasional, format!("/api/incidents/{id}/history"), Status(400));
-        b.send(format!("delete: SQL {sql:?} as id"), Nasional, "DELETE", format!("/api/incidents/{id}"), None, &[], Vec::new(), Status(400));
+        b.send(
+            format!("delete: SQL {sql:?} as id"),
+            Nasional,
+            "DELETE",
+            format!("/api/incidents/{id}"),
+            None,
+            &[],
+            Vec::new(),
+            Status(400),
+        );
     }
     for id in ["99999999999999999999", "-1", "0", "1e3", "0x10", "%FF", "%C0%AF", "1%00"] {
         b.get(format!("read: id {id}"), Nasional, format!("/api/incidents/{id}"), Status(400));
@@ -323,20 +453,128 @@ fn single_incidents(b: &mut Builder, known: &Known) {
     let v1: &[(&str, &[u8])] = &[("if-match", b"\"1\"")];
     b.get("read: another region's incident", Makassar, format!("/api/incidents/{theirs}"), Status(404));
     b.get("history: another region's incident", Makassar, format!("/api/incidents/{theirs}/history"), Status(404));
-    b.send("edit: another region's incident", Makassar, "PATCH", format!("/api/incidents/{theirs}"), geo, v1, edit.clone(), Status(404));
-    b.send("delete: another region's incident", Makassar, "DELETE", format!("/api/incidents/{theirs}"), None, v1, Vec::new(), Status(404));
-    b.send("delete: the analis role", Analis, "DELETE", format!("/api/incidents/{mine}"), None, v1, Vec::new(), Status(403));
-    b.send("edit: the analis role", Analis, "PATCH", format!("/api/incidents/{mine}"), geo, v1, edit.clone(), Status(403));
+    b.send(
+        "edit: another region's incident",
+        Makassar,
+        "PATCH",
+        format!("/api/incidents/{theirs}"),
+        geo,
+        v1,
+        edit.clone(),
+        Status(404),
+    );
+    b.send(
+        "delete: another region's incident",
+        Makassar,
+        "DELETE",
+        format!("/api/incidents/{theirs}"),
+        None,
+        v1,
+        Vec::new(),
+        Status(404),
+    );
+    b.send(
+        "delete: the analis role",
+        Analis,
+        "DELETE",
+        format!("/api/incidents/{mine}"),
+        None,
+        v1,
+        Vec::new(),
+        Status(403),
+    );
+    b.send(
+        "edit: the analis role",
+        Analis,
+        "PATCH",
+        format!("/api/incidents/{mine}"),
+        geo,
+        v1,
+        edit.clone(),
+        Status(403),
+    );
     let to_jakarta = json!({"geometry": {"type": "Point", "coordinates": [IN_JAKARTA.0, IN_JAKARTA.1]}}).to_string();
-    b.send("edit: moving into another region", Makassar, "PATCH", format!("/api/incidents/{mine}"), geo, v1, to_jakarta.into_bytes(), Status(403));
-    b.send("edit: no If-Match", Nasional, "PATCH", format!("/api/incidents/{mine}"), geo, &[], edit.clone(), Status(428));
-    b.send("edit: garbage If-Match", Nasional, "PATCH", format!("/api/incidents/{mine}"), geo, &[("if-match", b"' or 1=1 --")], edit.clone(), Status(422));
-    b.send("edit: If-Match beyond i32", Nasional, "PATCH", format!("/api/incidents/{mine}"), geo, &[("if-match", b"\"99999999999\"")], edit.clone(), Status(422));
-    b.send("edit: stale If-Match", Nasional, "PATCH", format!("/api/incidents/{mine}"), geo, &[("if-match", b"\"7\"")], edit.clone(), Status(412));
-    b.send("delete: stale If-Match", Nasional, "DELETE", format!("/api/incidents/{mine}"), None, &[("if-match", b"\"7\"")], Vec::new(), Status(412));
-    b.send("edit: 100,000 nested arrays", Nasional, "PATCH", format!("/api/incidents/{mine}"), geo, v1, nested_arrays(100_000), Status(400));
+    b.send(
+        "edit: moving into another region",
+        Makassar,
+        "PATCH",
+        format!("/api/incidents/{mine}"),
+        geo,
+        v1,
+        to_jakarta.into_bytes(),
+        Status(403),
+    );
+    b.send(
+        "edit: no If-Match",
+        Nasional,
+        "PATCH",
+        format!("/api/incidents/{mine}"),
+        geo,
+        &[],
+        edit.clone(),
+        Status(428),
+    );
+    b.send(
+        "edit: garbage If-Match",
+        Nasional,
+        "PATCH",
+        format!("/api/incidents/{mine}"),
+        geo,
+        &[("if-match", b"' or 1=1 --")],
+        edit.clone(),
+        Status(422),
+    );
+    b.send(
+        "edit: If-Match beyond i32",
+        Nasional,
+        "PATCH",
+        format!("/api/incidents/{mine}"),
+        geo,
+        &[("if-match", b"\"99999999999\"")],
+        edit.clone(),
+        Status(422),
+    );
+    b.send(
+        "edit: stale If-Match",
+        Nasional,
+        "PATCH",
+        format!("/api/incidents/{mine}"),
+        geo,
+        &[("if-match", b"\"7\"")],
+        edit.clone(),
+        Status(412),
+    );
+    b.send(
+        "delete: stale If-Match",
+        Nasional,
+        "DELETE",
+        format!("/api/incidents/{mine}"),
+        None,
+        &[("if-match", b"\"7\"")],
+        Vec::new(),
+        Status(412),
+    );
+    b.send(
+        "edit: 100,000 nested arrays",
+        Nasional,
+        "PATCH",
+        format!("/api/incidents/{mine}"),
+        geo,
+        v1,
+        nested_arrays(100_000),
+        Status(400),
+    );
     let read_only = json!({"properties": {"id": 1, "version": 99}}).to_string().into_bytes();
-    b.send("edit: a read-only property", Nasional, "PATCH", format!("/api/incidents/{mine}"), geo, v1, read_only, Status(422));
+    b.send(
+        "edit: a read-only property",
+        Nasional,
+        "PATCH",
+        format!("/api/incidents/{mine}"),
+        geo,
+        v1,
+        read_only,
+        Status(422),
+    );
     let nan = b"{\"properties\": {\"severity\": NaN}}".to_vec();
     b.send("edit: NaN severity", Nasional, "PATCH", format!("/api/incidents/{mine}"), geo, v1, nan, Status(400));
     let reopen = json!({"properties": {"status": "selesai"}}).to_string().into_bytes();
@@ -346,8 +584,19 @@ fn single_incidents(b: &mut Builder, known: &Known) {
 
 fn lists(b: &mut Builder) {
     b.family = "incident lists";
-    let filters =
-        ["bbox", "kode", "level", "category", "status", "severity_min", "severity_max", "from", "to", "limit", "cursor"];
+    let filters = [
+        "bbox",
+        "kode",
+        "level",
+        "category",
+        "status",
+        "severity_min",
+        "severity_max",
+        "from",
+        "to",
+        "limit",
+        "cursor",
+    ];
     for filter in filters {
         for sql in SQL {
             let target = format!("/api/incidents?{filter}={}", encode(sql));
@@ -402,12 +651,22 @@ fn regions_risk_hotspots(b: &mut Builder) {
     ];
     for (path, param) in sql_params {
         for sql in &SQL[..2] {
-            b.get(format!("{path}: SQL {sql:?} in {param}"), Anonymous, format!("{path}?{param}={}", encode(sql)), Status(400));
+            b.get(
+                format!("{path}: SQL {sql:?} in {param}"),
+                Anonymous,
+                format!("{path}?{param}={}", encode(sql)),
+                Status(400),
+            );
         }
     }
     for sql in SQL {
         b.get(format!("region: SQL {sql:?} as code"), Anonymous, format!("/api/regions/{}", encode(sql)), Status(400));
-        b.get(format!("region risk: SQL {sql:?} as code"), Anonymous, format!("/api/regions/{}/risk", encode(sql)), Status(400));
+        b.get(
+            format!("region risk: SQL {sql:?} as code"),
+            Anonymous,
+            format!("/api/regions/{}/risk", encode(sql)),
+            Status(400),
+        );
     }
     for (what, target, expect) in [
         ("an unknown region", "/api/regions/99.99".to_owned(), Status(404)),
@@ -485,15 +744,38 @@ fn tiles_styles_static(b: &mut Builder) {
     b.get("tile: a garbage token", Who::Header(b"Bearer garbage".to_vec()), "/tiles/sipks/0/0/0", Status(401));
     let host = |b: &mut Builder, what: &str, target: &str, value: &[u8]| {
         let headers = vec![("host".to_owned(), value.to_vec())];
-        b.add(what, Anonymous, RawRequest { method: "GET", target: target.into(), headers, body: Vec::new() }, Status(400));
+        b.add(
+            what,
+            Anonymous,
+            RawRequest { method: "GET", target: target.into(), headers, body: Vec::new() },
+            Status(400),
+        );
     };
     host(b, "tilejson: a Host that breaks out of its JSON string", "/tiles/sipks", b"x\"}],\"evil\":[{\"");
     host(b, "tile list: a Host of HTML", "/tiles", b"<script>alert(1)</script>");
     host(b, "style: a Host that breaks out of its JSON string", "/styles/sipks.json", b"x\",\"evil\":\"");
     host(b, "style: a Host of invalid UTF-8", "/styles/sipks.json", b"\xff\xfe");
     b.send("page: POST", Anonymous, "POST", "/", Some("application/json"), &[], b"{}".to_vec(), Status(405));
-    b.send("openapi: POST", Anonymous, "POST", "/openapi.json", Some("application/json"), &[], b"{}".to_vec(), Status(405));
-    b.send("events: POST", Anonymous, "POST", "/api/events", Some("application/json"), &[], b"{}".to_vec(), Status(405));
+    b.send(
+        "openapi: POST",
+        Anonymous,
+        "POST",
+        "/openapi.json",
+        Some("application/json"),
+        &[],
+        b"{}".to_vec(),
+        Status(405),
+    );
+    b.send(
+        "events: POST",
+        Anonymous,
+        "POST",
+        "/api/events",
+        Some("application/json"),
+        &[],
+        b"{}".to_vec(),
+        Status(405),
+    );
     b.send("tiles: DELETE", Anonymous, "DELETE", "/tiles/sipks/0/0/0", None, &[], Vec::new(), Status(405));
 }
 
