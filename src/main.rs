@@ -239,7 +239,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             eprintln!("{}", cli.lang.pick("Migrasi basis data sudah diterapkan.", "Database migrations applied."));
         }
-        Command::Serve { listen, tile_cache_mb, tile_cluster_zoom, web_dir, training, cors_origins, request_timeout } => {
+        Command::Serve {
+            listen,
+            tile_cache_mb,
+            tile_cluster_zoom,
+            web_dir,
+            training,
+            cors_origins,
+            request_timeout,
+        } => {
             http::web::training::check_mode(&pool, training).await?;
             let model = match &cli.risk_model {
                 Some(path) => RiskModel::from_file(path)?,

@@ -344,7 +344,10 @@ async fn the_command_line_writes_what_the_server_serves() {
                 assert_eq!(written.len(), served.len(), "{layer} {format}");
                 for ((a, a_score), (b, b_score)) in written.iter().zip(&served) {
                     assert_eq!(a, b, "{layer} {format}");
-                    assert!((a_score - b_score).abs() <= 0.01 * b_score.abs().max(1.0), "{layer}: score {a_score} / {b_score}");
+                    assert!(
+                        (a_score - b_score).abs() <= 0.01 * b_score.abs().max(1.0),
+                        "{layer}: score {a_score} / {b_score}"
+                    );
                 }
             }
         }

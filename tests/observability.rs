@@ -65,7 +65,8 @@ fn sample(exposition: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_request_ids_headers_cors_and_quiet_logs() {
     let db = imported_db().await;
-    let out = run_sipks(&db.url, &["users", "add", "pusat.metrik", "--role", "nasional"], &[("SIPKS_PASSWORD", PASSWORD)]);
+    let out =
+        run_sipks(&db.url, &["users", "add", "pusat.metrik", "--role", "nasional"], &[("SIPKS_PASSWORD", PASSWORD)]);
     assert!(out.status.success(), "users add: {}", String::from_utf8_lossy(&out.stderr));
     // The most verbose logs, where a leak would show first.
     let server = Serve::start(&db.url, &[("RUST_LOG", "trace")], "closed").await;
@@ -81,7 +82,8 @@ async fn metrics_request_ids_headers_cors_and_quiet_logs() {
         .expect("login");
     assert_eq!(login.status(), 200);
     let token = login.json::<serde_json::Value>().await.expect("json")["token"].as_str().expect("token").to_owned();
-    for path in ["/api/me", "/api/incidents?limit=5", "/tiles/kabupaten_kota/5/26/16", "/tiles/kabupaten_kota/5/26/16"] {
+    for path in ["/api/me", "/api/incidents?limit=5", "/tiles/kabupaten_kota/5/26/16", "/tiles/kabupaten_kota/5/26/16"]
+    {
         let reply = client.get(format!("{base}{path}")).bearer_auth(&token).send().await.expect(path);
         assert!(reply.status().is_success(), "{path}: {}", reply.status());
     }

@@ -70,9 +70,13 @@ impl Cluster {
     }
 
     fn start(&self) {
-        let options = format!("-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories='' -c fsync=off", self.port);
+        let options =
+            format!("-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories='' -c fsync=off", self.port);
         let log = self.dir.join("server.log");
-        let out = pg("pg_ctl", &["-D", &self.data(), "-w", "-t", "60", "-l", &log.to_string_lossy(), "-o", &options, "start"]);
+        let out = pg(
+            "pg_ctl",
+            &["-D", &self.data(), "-w", "-t", "60", "-l", &log.to_string_lossy(), "-o", &options, "start"],
+        );
         assert!(out.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&out.stderr));
     }
 
@@ -102,7 +106,10 @@ fn copy_database(from: &str, cluster: &Cluster, name: &str) {
     };
     run(Command::new("psql").args([&cluster.url("postgres"), "-qc", &format!("create database {name}")]), "createdb");
     let dump = std::env::temp_dir().join(format!("sipks-outage-{}.dump", std::process::id()));
-    run(Command::new("pg_dump").args(["-Fc", "--no-owner", "--no-acl", "-f", &dump.to_string_lossy(), from]), "pg_dump");
+    run(
+        Command::new("pg_dump").args(["-Fc", "--no-owner", "--no-acl", "-f", &dump.to_string_lossy(), from]),
+        "pg_dump",
+    );
     run(
         Command::new("pg_restore").args(["--no-owner", "--no-acl", "-d", &cluster.url(name), &dump.to_string_lossy()]),
         "pg_restore",
@@ -221,7 +228,9 @@ async fn the_server_rides_out_a_database_outage_and_recovers_by_itself() {
     let server = Serve::start(&url, &cluster.dir).await;
     let base = server.base.clone();
     let client = reqwest::Client::new();
-    let login = send(client.post(format!("{base}/api/login")).json(&json!({"username": "pusat.uji", "password": PASSWORD}))).await;
+    let login =
+        send(client.post(format!("{base}/api/login")).json(&json!({"username": "pusat.uji", "password": PASSWORD})))
+            .await;
     assert_eq!(login.status, 200, "login: {}", login.body);
     let token = login.body["token"].as_str().expect("token").to_owned();
     let write = |description: &str| {
@@ -268,8 +277,12 @@ async fn the_server_rides_out_a_database_outage_and_recovers_by_itself() {
     for attempt in 0..3 {
         let refused = send(write(&format!("during-{attempt}"))).await;
         assert_eq!(refused.status, 503, "a write while the database is down: {}", refused.body);
-        assert!(refused.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json")));
-        let retry: u64 = refused.headers.get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).expect("Retry-After");
+        assert!(refused
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json")));
+        let retry: u64 =
+            refused.headers.get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).expect("Retry-After");
         assert!((1..=60).contains(&retry), "Retry-After {retry}");
         assert!(refused.took < Duration::from_millis(500), "refused at once, not after a timeout: {:?}", refused.took);
     }

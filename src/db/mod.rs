@@ -30,11 +30,7 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     // Imports run statements of several seconds on purpose; only log the truly slow.
     let options = PgConnectOptions::from_str(url)?.log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(60));
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
+    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT).connect_with(options).await
 }
 
 /// Applies the migrations that have not been applied yet.

@@ -27,7 +27,11 @@ pub struct DbStatus {
 
 impl Default for DbStatus {
     fn default() -> DbStatus {
-        DbStatus { up: AtomicBool::new(true), since: AtomicI64::new(Utc::now().timestamp_millis()), reason: Mutex::default() }
+        DbStatus {
+            up: AtomicBool::new(true),
+            since: AtomicI64::new(Utc::now().timestamp_millis()),
+            reason: Mutex::default(),
+        }
     }
 }
 

@@ -65,7 +65,9 @@ impl Metrics {
     /// The request series in the text format.
     fn write_requests(&self, out: &mut String) {
         let routes = self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        out.push_str("# HELP sipks_http_requests_total HTTP requests answered, by route template, method and status class.\n");
+        out.push_str(
+            "# HELP sipks_http_requests_total HTTP requests answered, by route template, method and status class.\n",
+        );
         out.push_str("# TYPE sipks_http_requests_total counter\n");
         for ((route, method), stats) in routes.iter() {
             for (class, count) in CLASSES.iter().zip(&stats.by_class) {
@@ -87,7 +89,8 @@ impl Metrics {
             for (i, bucket) in stats.buckets.iter().enumerate() {
                 cumulative += bucket.load(Ordering::Relaxed);
                 let le = BUCKETS.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
-                let _ = writeln!(out, "sipks_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+                let _ =
+                    writeln!(out, "sipks_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}");
             }
             let sum = stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
             let _ = writeln!(out, "sipks_http_request_duration_seconds_sum{{{labels}}} {sum}");

@@ -128,7 +128,11 @@ pub async fn timeout(State(limit): State<Duration>, request: Request, next: Next
 /// Refuses writes (any method but GET, HEAD and OPTIONS) at once with 503 and
 /// Retry-After while the database does not answer; reads go on (tiles, risk and
 /// hotspots come from memory).
-pub async fn refuse_writes_while_database_down(State(db): State<Arc<DbStatus>>, request: Request, next: Next) -> Response {
+pub async fn refuse_writes_while_database_down(
+    State(db): State<Arc<DbStatus>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let write = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if write && !db.is_up() {
         return database_down().into_response();

@@ -171,8 +171,12 @@ fn region_layer(
     let shapes = tiles.pyramid.shapes(level, frame.coord.z);
     let snapshot = view.snapshot(engine);
     let inside = regions_in(engine, level, frame.bounds);
-    let buffer_only: Vec<RegionId> =
-        engine.index().candidates(level, frame.buffered).into_iter().filter(|id| inside.binary_search(id).is_err()).collect();
+    let buffer_only: Vec<RegionId> = engine
+        .index()
+        .candidates(level, frame.buffered)
+        .into_iter()
+        .filter(|id| inside.binary_search(id).is_err())
+        .collect();
     let wanted = |id: RegionId| !hotspots || view.gi[id as usize].bin != 0;
     let mut features = Vec::with_capacity(inside.len());
     for id in inside.into_iter().filter(|&id| wanted(id)) {

@@ -220,7 +220,8 @@ pub fn compare_with_postgis(
         for p in polygon_problems(feature).into_iter().chain(region_attribute_problems(feature, level, regions)) {
             problems.push(format!("{name}: feature {id}: {p}"));
         }
-        let (Some(area), Some(&ReferenceArea { mvt: reference_area, exact, in_tile })) = (feature.area, reference.get(&id))
+        let (Some(area), Some(&ReferenceArea { mvt: reference_area, exact, in_tile })) =
+            (feature.area, reference.get(&id))
         else {
             continue;
         };
