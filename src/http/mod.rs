@@ -10,10 +10,11 @@ mod health;
 mod hotspots;
 mod incidents;
 mod metrics;
+mod negotiate;
 mod ogc;
 mod openapi;
 mod regions;
-mod risk;
+pub mod risk;
 mod security;
 mod styles;
 mod tiles;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub db: Arc<crate::db::status::DbStatus>,
     /// Cross-origin access, timeouts.
     pub http: Arc<HttpConfig>,
+    /// Answers of `/api/risk`, kept until the engine changes.
+    pub risk: Arc<risk::RiskCache>,
     /// The web map's directory and whether this server serves training data.
     pub web: Arc<web::WebConfig>,
 }
@@ -113,6 +116,7 @@ impl AppState {
             metrics: Arc::default(),
             db: Arc::default(),
             http: Arc::default(),
+            risk: Arc::default(),
         }
     }
 

@@ -1,9 +1,14 @@
 //! `/api/risk` and `/api/regions/{kode}/risk`: every region's level for a window, and
 //! one region's explanation and daily history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -13,6 +18,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
+use super::negotiate::{accepts_gzip, gzip as gzip_bytes};
 use super::AppState;
 use crate::engine::risk::{RiskLevel, DAY};
 use crate::engine::store::Window;
@@ -261,16 +267,78 @@ struct RegionRiskDetail {
         (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
-async fn all(State(state): State<AppState>, Query(q): Query<AllQuery>) -> Result<Json<Value>, ApiError> {
+async fn all(State(state): State<AppState>, Query(q): Query<AllQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
-    // Another window means a pass over every incident: off the async threads.
-    tokio::task::spawn_blocking(move || risk_of_level(&state, level, days))
+    let gzip = accepts_gzip(&headers);
+    let answer = match state.risk.get(level, days, state.tiles.generation()) {
+        Some(answer) => answer,
+        // Another window means a pass over every incident; serialising and compressing
+        // 514 regencies take a few milliseconds: off the request threads.
+        None => tokio::task::spawn_blocking(move || {
+            let generation = state.tiles.generation();
+            let json = serde_json::to_vec(&risk_of_level(&state, level, days)).unwrap_or_default();
+            let answer = Arc::new(RiskAnswer { gzip: gzip_bytes(&json), json: Bytes::from(json) });
+            state.risk.put(level, days, generation, Arc::clone(&answer));
+            answer
+        })
         .await
-        .map_err(|_| ApiError::Internal("risk task failed".into()))?
+        .map_err(|_| ApiError::Internal("risk task failed".into()))?,
+    };
+    let mut response = if gzip {
+        let mut r = answer.gzip.clone().into_response();
+        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        answer.json.clone().into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    Ok(response)
 }
 
-fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Result<Json<Value>, ApiError> {
+/// An answer of `/api/risk`, as JSON and gzip.
+pub struct RiskAnswer {
+    json: Bytes,
+    gzip: Bytes,
+}
+
+/// The answers of `/api/risk` by level and window, kept while the engine does not
+/// change (its generation, [`crate::tiles::Tiles::generation`]) and for at most
+/// [`RiskCache::MAX_AGE`] (windows end now): a map refreshing every client's legend
+/// asks the same question many times between two changes.
+#[derive(Default)]
+pub struct RiskCache {
+    entries: Mutex<HashMap<(RegionLevel, Option<u32>), (u64, Instant, Arc<RiskAnswer>)>>,
+}
+
+impl RiskCache {
+    const MAX_AGE: Duration = Duration::from_secs(30);
+    /// Windows kept at most (each level with the default and a few custom ones).
+    const MAX_ENTRIES: usize = 32;
+
+    fn get(&self, level: RegionLevel, days: Option<u32>, generation: u64) -> Option<Arc<RiskAnswer>> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(&(level, days))
+            .filter(|(g, made, _)| *g == generation && made.elapsed() < Self::MAX_AGE)
+            .map(|(_, _, answer)| Arc::clone(answer))
+    }
+
+    fn put(&self, level: RegionLevel, days: Option<u32>, generation: u64, answer: Arc<RiskAnswer>) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, (g, made, _)| *g == generation && made.elapsed() < Self::MAX_AGE);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert((level, days), (generation, Instant::now(), answer));
+    }
+}
+
+fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Value {
     let engine = state.read();
     let window = window(&engine, days);
     let fresh;
@@ -296,12 +364,12 @@ fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Res
             })
         })
         .collect();
-    Ok(Json(json!({
+    json!({
         "level": level,
         "window": { "days": snapshot.window.days, "as_of": rfc3339(snapshot.window.as_of) },
         "count": regions.len(),
         "regions": regions,
-    })))
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

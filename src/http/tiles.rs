@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use super::auth::Auth;
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
+use super::negotiate::{accepts_gzip, matches};
 use super::risk::parse_days;
 use super::AppState;
 use crate::tiles::{Source, TileCoord};
@@ -277,30 +278,6 @@ fn tile_coord(source: Source, z: &str, x: &str, y: &str) -> Result<TileCoord, Ap
     TileCoord::new(z, x, y).map_err(|e| ApiError::InvalidParameter { param: "x/y".into(), detail: e.to_string() })
 }
 
-/// Whether the client takes gzip (`Accept-Encoding` lists it without `q=0`).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or_default();
-            let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.trim().parse::<f64>().ok()).unwrap_or(1.0);
-            let refused = q <= 0.0;
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        },
-    )
-}
-
-/// Whether `If-None-Match` names this tag (or `*`); weak comparison, as RFC 9110
-/// asks for `If-None-Match`.
-fn matches(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |tag| {
-            let tag = tag.trim();
-            tag == "*" || tag.trim_start_matches("W/") == etag
-        },
-    )
-}
-
 /// A vector tile
 ///
 /// A Mapbox Vector Tile (XYZ, Web Mercator, y = 0 north; extent 4096, buffer 64) of a
@@ -370,14 +347,27 @@ async fn tile(
     let window = parse_days("window", q.window.as_deref())?;
     let tiles = state.tiles.clone();
     let scope = crate::auth::read_scope(auth.0.as_ref());
+    let gzip = accepts_gzip(&headers);
+    // A cached tile ready to send is sent from here; rendering, and compressing (a few
+    // milliseconds for a low-zoom tile), run off the request threads, so that the
+    // other connections of this thread do not wait for them.
     let tile = match tiles.cached(source, coord, window, &scope) {
-        Some(tile) => tile,
-        None => tokio::task::spawn_blocking(move || tiles.tile(source, coord, window, &scope))
-            .await
-            .map_err(|_| ApiError::Internal("tile task failed".into()))?
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        Some(tile) if !gzip || tile.has_gzip() => tile,
+        cached => tokio::task::spawn_blocking(move || {
+            let tile = match cached {
+                Some(tile) => tile,
+                None => tiles.tile(source, coord, window, &scope)?,
+            };
+            if gzip {
+                tile.gzip();
+            }
+            Ok::<_, crate::tiles::TileError>(tile)
+        })
+        .await
+        .map_err(|_| ApiError::Internal("tile task failed".into()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?,
     };
-    let gzip = accepts_gzip(&headers) && !tile.bytes.is_empty();
+    let gzip = gzip && !tile.bytes.is_empty();
     let etag = if gzip { format!("\"{:016x}-gz\"", tile.hash) } else { format!("\"{:016x}\"", tile.hash) };
     let mut response = if matches(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -411,24 +401,6 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(name, HeaderValue::from_static(value));
         h
-    }
-
-    #[test]
-    fn gzip_is_sent_only_when_accepted() {
-        assert!(accepts_gzip(&headers(header::ACCEPT_ENCODING, "gzip, deflate, br")));
-        assert!(accepts_gzip(&headers(header::ACCEPT_ENCODING, "br;q=1.0, gzip;q=0.8")));
-        assert!(!accepts_gzip(&headers(header::ACCEPT_ENCODING, "gzip;q=0")));
-        assert!(!accepts_gzip(&headers(header::ACCEPT_ENCODING, "br")));
-        assert!(!accepts_gzip(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn entity_tags_match_weakly_and_in_lists() {
-        let tag = "\"00000000000000ab\"";
-        assert!(matches(&headers(header::IF_NONE_MATCH, "\"x\", \"00000000000000ab\""), tag));
-        assert!(matches(&headers(header::IF_NONE_MATCH, "W/\"00000000000000ab\""), tag));
-        assert!(matches(&headers(header::IF_NONE_MATCH, "*"), tag));
-        assert!(!matches(&headers(header::IF_NONE_MATCH, "\"00000000000000ac\""), tag));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Problem, PROBLEM_JSON};
+use super::negotiate::{accepts_gzip, matches};
 use super::tiles::ATTRIBUTION;
 use super::AppState;
 
@@ -136,18 +137,6 @@ fn safe_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Whether the client takes gzip: `Accept-Encoding` lists `gzip` (or `*`) without `q=0`.
-fn takes_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or_default();
-            let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f64>().ok()) == Some(0.0));
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        },
-    )
-}
-
 fn not_found(id: &str, en: &str) -> ApiError {
     ApiError::client(
         StatusCode::NOT_FOUND,
@@ -173,7 +162,7 @@ fn not_built(dir: &Path) -> ApiError {
 /// with a validator and caching; `None` when the file does not exist.
 async fn send_file(path: &Path, request: &HeaderMap, caching: Caching) -> Result<Option<Response>, ApiError> {
     let gz = PathBuf::from(format!("{}.gz", path.display()));
-    let gzip = takes_gzip(request) && tokio::fs::metadata(&gz).await.is_ok_and(|m| m.is_file());
+    let gzip = accepts_gzip(request) && tokio::fs::metadata(&gz).await.is_ok_and(|m| m.is_file());
     let served = if gzip { &gz } else { path };
     let metadata = match tokio::fs::metadata(served).await {
         Ok(m) if m.is_file() => m,
@@ -187,13 +176,7 @@ async fn send_file(path: &Path, request: &HeaderMap, caching: Caching) -> Result
         (header::VARY, "Accept-Encoding".to_owned()),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
     ];
-    let fresh = request
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == "*" || tag.trim().trim_start_matches("W/") == etag);
-    if fresh {
+    if matches(request, &etag) {
         return Ok(Some(with_headers(StatusCode::NOT_MODIFIED.into_response(), headers)));
     }
     let body = tokio::fs::read(served).await.map_err(|e| ApiError::Internal(format!("{}: {e}", served.display())))?;
@@ -436,20 +419,6 @@ mod tests {
         assert!(is_hashed("app-ZBSUHCCF.js.LEGAL.txt"));
         assert!(!is_hashed("favicon.svg"));
         assert!(!is_hashed("app-latest.js"));
-    }
-
-    #[test]
-    fn gzip_is_chosen_only_when_accepted() {
-        let with = |v: &'static str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(v));
-            h
-        };
-        assert!(takes_gzip(&with("gzip, deflate, br")));
-        assert!(takes_gzip(&with("br;q=1.0, gzip;q=0.8")));
-        assert!(!takes_gzip(&with("gzip;q=0")));
-        assert!(!takes_gzip(&with("br")));
-        assert!(!takes_gzip(&HeaderMap::new()));
     }
 
     #[test]

@@ -58,6 +58,11 @@ impl EncodedTile {
             .clone()
     }
 
+    /// Whether the gzip encoding is made already.
+    pub fn has_gzip(&self) -> bool {
+        self.gzip.get().is_some()
+    }
+
     fn cost(&self) -> usize {
         // The gzip copy, when made, is about a third; count it up front.
         self.bytes.len() + self.bytes.len() / 3 + 128

@@ -648,6 +648,12 @@ impl Tiles {
         });
     }
 
+    /// A number that changes whenever the engine's content may have changed: what is
+    /// computed from the engine under one value stays true while it lasts.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// How long changes took to show in figures and tiles.
     pub fn lag(&self) -> Lag {
         lock(&self.pending).lag

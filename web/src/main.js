@@ -37,6 +37,12 @@ function setLangButton() {
   button.setAttribute("aria-label", other === "en" ? "English" : "Bahasa Indonesia");
 }
 
+/** A vector source given by TileJSON `url`, with that TileJSON's content instead. */
+function inlineSource(source, tilejson) {
+  const { tiles, minzoom, maxzoom, bounds, attribution } = tilejson;
+  return { type: source.type, tiles, minzoom, maxzoom, bounds, attribution };
+}
+
 async function boot() {
   apply();
   setLangButton();
@@ -50,7 +56,10 @@ async function boot() {
     getJson("/api/regions?level=provinsi"),
     getJson("/api/regions?level=kabupaten_kota"),
   ]);
-  const style = await getJson("/styles/sipks.json");
+  // The style with its tile source's TileJSON inlined: MapLibre would fetch it only
+  // once the style is parsed, and the tiles after that.
+  const [style, tilejson] = await Promise.all([getJson("/styles/sipks.json"), getJson("/tiles/sipks")]);
+  style.sources.sipks = inlineSource(style.sources.sipks, tilejson);
   mark("style");
   const riskMap = new RiskMap("map", style);
   window.sipksMap = riskMap.map;

@@ -15,6 +15,8 @@ export const INDONESIA = [94.9, -11.1, 141.1, 6.1];
 export const REGION_FILLS = ["provinsi-fill", "kabupaten-kota-fill", "kecamatan-fill"];
 const HOTSPOT_LAYERS = ["hotspot-regions-fill", "hotspot-regions-outline", "hotspot-clusters-fill", "hotspot-clusters-outline"];
 const SOURCE = "sipks";
+/** The selected region's outline, per level. */
+const HIGHLIGHTS = [["provinsi-highlight", "provinsi"], ["kabupaten-kota-highlight", "kabupaten_kota"], ["kecamatan-highlight", "kecamatan"]];
 
 /** The map and what the page changes on it. */
 export class RiskMap {
@@ -48,7 +50,9 @@ export class RiskMap {
     this.map.touchZoomRotate.disableRotation();
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
     this.map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+    this.map.getContainer().classList.add("is-loading");
     this.loaded = new Promise((resolve) => this.map.once("load", resolve));
+    this.loaded.then(() => this.map.getContainer().classList.remove("is-loading"));
     this.map.on("mousemove", (e) => this.hover(e));
     this.map.on("mouseout", () => this.setHover(null));
   }
@@ -72,11 +76,19 @@ export class RiskMap {
     if (key) this.map.setFeatureState(key, { hover: true });
   }
 
-  /** Marks a region (its code and level) as selected. */
+  /**
+   * Outlines the selected region (its code and level), or none. The highlight layers
+   * match nothing until a region is selected, so that they cost nothing to draw (line
+   * layers over every region are what software-rendered WebGL spends its frames on);
+   * hover only changes the fill's opacity, through feature state.
+   */
   select(kode, level) {
-    if (this.selected) this.map.setFeatureState(this.selected, { selected: false });
-    this.selected = kode ? { source: SOURCE, sourceLayer: level, id: Number(kode.replaceAll(".", "")) } : null;
-    if (this.selected) this.map.setFeatureState(this.selected, { selected: true });
+    this.selected = kode ? { kode, level } : null;
+    for (const [id, layerLevel] of HIGHLIGHTS) {
+      if (!this.map.getLayer(id)) continue;
+      const shown = this.selected && this.selected.level === layerLevel ? kode : "";
+      this.map.setFilter(id, ["==", ["get", "kode"], shown]);
+    }
   }
 
   /** Shows the risk of the last `days` days (null: the server's default). */
@@ -93,7 +105,6 @@ export class RiskMap {
     params.set("v", String(this.version));
     const source = this.map.getSource(SOURCE);
     source?.setTiles([`${this.origin}/tiles/${SOURCE}/{z}/{x}/{y}.mvt?${params}`]);
-    if (this.selected) this.map.setFeatureState(this.selected, { selected: true });
   }
 
   showHotspots(on) {
