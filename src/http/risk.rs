@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -62,12 +62,35 @@ pub(super) fn parse_level(value: Option<&str>, default: RegionLevel) -> Result<R
     }
 }
 
-fn counts(stats: &crate::engine::store::RegionStats) -> Value {
-    let by_category: Map<String, Value> =
-        Category::ALL.iter().map(|c| (c.as_str().to_owned(), json!(stats.by_category[c.index()]))).collect();
-    let by_status: Map<String, Value> =
-        Status::ALL.iter().map(|s| (s.as_str().to_owned(), json!(stats.by_status[s.index()]))).collect();
-    json!({ "total": stats.count, "kategori": by_category, "status": by_status, "keparahan_maks": stats.max_severity() })
+/// A region's counts as the API shows them ([`Counts`]), serialised as they are read.
+struct CountsOut<'a>(&'a crate::engine::store::RegionStats);
+
+impl Serialize for CountsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        /// Every category or status with its count, in their order.
+        struct Named<'a, T: 'static>(&'static [T], fn(&T) -> &'static str, &'a [u32]);
+        impl<T> Serialize for Named<'_, T> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for (item, count) in self.0.iter().zip(self.2) {
+                    map.serialize_entry((self.1)(item), count)?;
+                }
+                map.end()
+            }
+        }
+        let stats = self.0;
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("total", &stats.count)?;
+        map.serialize_entry("kategori", &Named(Category::ALL, |c| c.as_str(), &stats.by_category))?;
+        map.serialize_entry("status", &Named(Status::ALL, |s| s.as_str(), &stats.by_status))?;
+        map.serialize_entry("keparahan_maks", &stats.max_severity())?;
+        map.end()
+    }
+}
+
+fn counts(stats: &crate::engine::store::RegionStats) -> CountsOut<'_> {
+    CountsOut(stats)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -271,16 +294,18 @@ async fn all(State(state): State<AppState>, Query(q): Query<AllQuery>, headers: 
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
     let gzip = accepts_gzip(&headers);
-    let answer = match state.risk.get(level, days, state.tiles.generation()) {
+    // Every write answered before this request is in every answer whose computation
+    // began at this batch count or a later one.
+    let generation = state.tiles.synced();
+    let answer = match state.risk.get(level, days, generation) {
         Some(answer) => answer,
         // Another window means a pass over every incident; serialising and compressing
         // 514 regencies take a few milliseconds: off the request threads.
         None => tokio::task::spawn_blocking(move || {
-            let generation = state.tiles.generation();
-            let json = serde_json::to_vec(&risk_of_level(&state, level, days)).unwrap_or_default();
-            let answer = Arc::new(RiskAnswer { gzip: gzip_bytes(&json), json: Bytes::from(json) });
-            state.risk.put(level, days, generation, Arc::clone(&answer));
-            answer
+            let tiles = Arc::clone(&state.tiles);
+            state.risk.compute(level, days, generation, || tiles.synced(), || {
+                risk_of_level(&state, level, days)
+            })
         })
         .await
         .map_err(|_| ApiError::Internal("risk task failed".into()))?,
@@ -304,13 +329,15 @@ pub struct RiskAnswer {
     gzip: Bytes,
 }
 
-/// The answers of `/api/risk` by level and window, kept while the engine does not
-/// change (its generation, [`crate::tiles::Tiles::generation`]) and for at most
-/// [`RiskCache::MAX_AGE`] (windows end now): a map refreshing every client's legend
-/// asks the same question many times between two changes.
+/// The answers of `/api/risk` by level and window, each with the engine's batch count
+/// ([`crate::tiles::Tiles::synced`]) when its computation began, kept for at most
+/// [`RiskCache::MAX_AGE`] (windows end now). A request takes an answer begun at or
+/// after its own arrival's count, so it shows every write acknowledged before it; answers are computed one at a time, so that the requests that arrive together
+/// after a write share one computation instead of each making their own.
 #[derive(Default)]
 pub struct RiskCache {
     entries: Mutex<HashMap<(RegionLevel, Option<u32>), (u64, Instant, Arc<RiskAnswer>)>>,
+    computing: Mutex<()>,
 }
 
 impl RiskCache {
@@ -318,27 +345,66 @@ impl RiskCache {
     /// Windows kept at most (each level with the default and a few custom ones).
     const MAX_ENTRIES: usize = 32;
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(RegionLevel, Option<u32>), (u64, Instant, Arc<RiskAnswer>)>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An answer computed from `generation` or a later one, if one is kept.
     fn get(&self, level: RegionLevel, days: Option<u32>, generation: u64) -> Option<Arc<RiskAnswer>> {
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries
+        self.lock()
             .get(&(level, days))
-            .filter(|(g, made, _)| *g == generation && made.elapsed() < Self::MAX_AGE)
+            .filter(|(g, made, _)| *g >= generation && made.elapsed() < Self::MAX_AGE)
             .map(|(_, _, answer)| Arc::clone(answer))
     }
 
-    fn put(&self, level: RegionLevel, days: Option<u32>, generation: u64, answer: Arc<RiskAnswer>) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// An answer computed from `generation` or later: one that another request made
+    /// while this one waited its turn, or a new one from `make` (the engine's
+    /// generation when it starts is `current()`). Blocking.
+    fn compute(
+        &self,
+        level: RegionLevel,
+        days: Option<u32>,
+        generation: u64,
+        current: impl FnOnce() -> u64,
+        make: impl FnOnce() -> Vec<u8>,
+    ) -> Arc<RiskAnswer> {
+        let _turn = self.computing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(answer) = self.get(level, days, generation) {
+            return answer;
+        }
+        let started = current();
+        let json = make();
+        let answer = Arc::new(RiskAnswer { gzip: gzip_bytes(&json), json: Bytes::from(json) });
+        let mut entries = self.lock();
         if entries.len() >= Self::MAX_ENTRIES {
-            entries.retain(|_, (g, made, _)| *g == generation && made.elapsed() < Self::MAX_AGE);
+            entries.retain(|_, (g, made, _)| *g >= started && made.elapsed() < Self::MAX_AGE);
             if entries.len() >= Self::MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert((level, days), (generation, Instant::now(), answer));
+        entries.insert((level, days), (started, Instant::now(), Arc::clone(&answer)));
+        answer
     }
 }
 
-fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Value {
+/// Every region of `level` with its risk in the window of `days` (the model's by
+/// default), as the JSON of `/api/risk`.
+fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        kode: &'a RegionCode,
+        nama: &'a str,
+        risk_level: RiskLevel,
+        score: f64,
+        counts: CountsOut<'a>,
+    }
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        level: RegionLevel,
+        window: Value,
+        count: usize,
+        regions: Vec<Row<'a>>,
+    }
     let engine = state.read();
     let window = window(&engine, days);
     let fresh;
@@ -349,27 +415,28 @@ fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Val
         &fresh
     };
     let index = engine.index();
-    let regions: Vec<Value> = index
+    let regions: Vec<Row<'_>> = index
         .level_ids(level)
         .into_iter()
         .map(|id| {
             let region = index.region(id);
             let standing = snapshot.standings[id as usize];
-            json!({
-                "kode": region.code,
-                "nama": region.name,
-                "risk_level": standing.level,
-                "score": standing.score,
-                "counts": counts(&snapshot.stats[id as usize]),
-            })
+            Row {
+                kode: &region.code,
+                nama: &region.name,
+                risk_level: standing.level,
+                score: standing.score,
+                counts: counts(&snapshot.stats[id as usize]),
+            }
         })
         .collect();
-    json!({
-        "level": level,
-        "window": { "days": snapshot.window.days, "as_of": rfc3339(snapshot.window.as_of) },
-        "count": regions.len(),
-        "regions": regions,
-    })
+    let answer = Answer {
+        level,
+        window: json!({ "days": snapshot.window.days, "as_of": rfc3339(snapshot.window.as_of) }),
+        count: regions.len(),
+        regions,
+    };
+    serde_json::to_vec(&answer).unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

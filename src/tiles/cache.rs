@@ -45,12 +45,14 @@ impl EncodedTile {
         EncodedTile { hash: hasher.finish(), bytes: Bytes::from(bytes), gzip: OnceLock::new() }
     }
 
-    /// The gzip encoding, made on first use.
+    /// The gzip encoding, made on first use, at the fastest level (tiles are made
+    /// again after every change they show; level 6 costs three times as long for a
+    /// tenth less).
     pub fn gzip(&self) -> Bytes {
         self.gzip
             .get_or_init(|| {
                 use std::io::Write;
-                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                 // Writing to a Vec cannot fail.
                 let _ = encoder.write_all(&self.bytes);
                 Bytes::from(encoder.finish().unwrap_or_default())
@@ -83,6 +85,10 @@ pub struct TileCache {
 struct Inner {
     entries: HashMap<TileKey, Entry>,
     used: usize,
+    /// Tiles being rendered, each with its renderer's token; an invalidation that
+    /// matches one drops it, and then the render is not stored.
+    pending: HashMap<TileKey, u64>,
+    next_token: u64,
 }
 
 struct Entry {
@@ -95,7 +101,7 @@ impl TileCache {
     pub fn new(capacity: usize) -> TileCache {
         TileCache {
             capacity,
-            inner: RwLock::new(Inner { entries: HashMap::new(), used: 0 }),
+            inner: RwLock::new(Inner { entries: HashMap::new(), used: 0, pending: HashMap::new(), next_token: 0 }),
             clock: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -129,20 +135,45 @@ impl TileCache {
         }
     }
 
+    /// Notes that `key` is about to be rendered, before the renderer reads what it
+    /// shows; the token is for [`TileCache::finish`].
+    pub fn begin(&self, key: TileKey) -> u64 {
+        let mut inner = self.write();
+        inner.next_token += 1;
+        let token = inner.next_token;
+        inner.pending.insert(key, token);
+        token
+    }
+
+    /// Stores a tile begun with `token`, unless an invalidation dropped it meanwhile
+    /// (it may show what changed before the change's bookkeeping was done).
+    pub fn finish(&self, key: TileKey, token: u64, tile: Arc<EncodedTile>) {
+        let mut inner = self.write();
+        if inner.pending.get(&key) != Some(&token) {
+            return;
+        }
+        inner.pending.remove(&key);
+        self.store(&mut inner, key, tile);
+    }
+
     /// Stores a tile, evicting the least recently used ones to make room.
     pub fn insert(&self, key: TileKey, tile: Arc<EncodedTile>) {
+        let mut inner = self.write();
+        self.store(&mut inner, key, tile);
+    }
+
+    fn store(&self, inner: &mut Inner, key: TileKey, tile: Arc<EncodedTile>) {
         let cost = tile.cost();
         if cost > self.capacity {
             return;
         }
-        let mut inner = self.write();
         let entry = Entry { tile, last_use: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)) };
         if let Some(old) = inner.entries.insert(key, entry) {
             inner.used -= old.tile.cost();
         }
         inner.used += cost;
         if inner.used > self.capacity {
-            self.evict(&mut inner);
+            self.evict(inner);
         }
     }
 
@@ -162,9 +193,11 @@ impl TileCache {
         }
     }
 
-    /// Drops every tile for which `stale` says so; returns how many.
+    /// Drops every tile for which `stale` says so, and every render in progress of
+    /// one; returns how many tiles.
     pub fn invalidate(&self, mut stale: impl FnMut(&TileKey) -> bool) -> usize {
         let mut inner = self.write();
+        inner.pending.retain(|k, _| !stale(k));
         let before = inner.entries.len();
         let mut freed = 0;
         inner.entries.retain(|k, e| {
@@ -226,6 +259,27 @@ mod tests {
         let off = TileCache::new(0);
         off.insert(key(0), tile());
         assert!(off.is_empty());
+    }
+
+    #[test]
+    fn a_render_overtaken_by_an_invalidation_is_not_stored() {
+        let cache = TileCache::new(1 << 20);
+        let tile = || Arc::new(EncodedTile::new(vec![1; 100]));
+        let token = cache.begin(key(1));
+        cache.finish(key(1), token, tile());
+        assert!(cache.get(&key(1)).is_some());
+        let (stale, kept) = (cache.begin(key(2)), cache.begin(key(3)));
+        assert_eq!(cache.invalidate(|k| k.coord.x == 2), 0);
+        cache.finish(key(2), stale, tile());
+        cache.finish(key(3), kept, tile());
+        assert!(cache.get(&key(2)).is_none(), "rendered across an invalidation of it");
+        assert!(cache.get(&key(3)).is_some(), "an invalidation elsewhere keeps it");
+        // A later render of the same tile replaces the earlier one's claim.
+        let (first, second) = (cache.begin(key(4)), cache.begin(key(4)));
+        cache.finish(key(4), first, tile());
+        assert!(cache.get(&key(4)).is_none());
+        cache.finish(key(4), second, tile());
+        assert!(cache.get(&key(4)).is_some());
     }
 
     #[test]

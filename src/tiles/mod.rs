@@ -345,9 +345,17 @@ pub enum TileError {
     },
 }
 
+/// Vertices of clipped region polygons kept: 16 M, 128 MB (8 bytes each).
+const MAX_CLIPPED_VERTICES: usize = 16 << 20;
+
 /// Cluster hulls are recomputed at most this often (DBSCAN over every incident of the
-/// window takes a while); tiles of the cluster layer follow within this delay.
+/// window takes a while); tiles of the cluster layer follow within this delay, or
+/// [`CLUSTER_SHARE`] times the last recomputation's duration when that is longer.
 const CLUSTER_PERIOD: Duration = Duration::from_secs(10);
+/// The recomputation of the hulls takes at most one part in this many of a core's time
+/// (a million incidents take a couple of seconds, which every 10 s was a seventh of
+/// the server's work under a stream of writes).
+const CLUSTER_SHARE: u32 = 10;
 
 /// The tile service: renders tiles from the engine and caches them.
 pub struct Tiles {
@@ -357,10 +365,16 @@ pub struct Tiles {
     default_days: u32,
     pyramid: Pyramid,
     cache: TileCache,
-    /// Bumped by every change, so that a tile rendered from the state before a change
-    /// is never cached after it.
+    /// Bumped by every change (see [`Tiles::generation`]).
     generation: AtomicU64,
+    /// Bumped when a batch of changes is done (see [`Tiles::synced`]).
+    synced: AtomicU64,
     views: Mutex<Views>,
+    /// Region polygons clipped to tiles, by level slot and tile (see
+    /// [`render::ClippedRegions`]), and the vertices they hold.
+    clips: Mutex<(HashMap<(usize, TileCoord), Arc<render::ClippedRegions>>, usize)>,
+    /// Tiles being rendered, each with the lock its renderer holds.
+    rendering: Mutex<HashMap<TileKey, Arc<Mutex<()>>>>,
     /// Cluster recomputation: (running, asked again while running).
     clusters: Mutex<(bool, bool)>,
     /// Changes applied to the engine whose tile bookkeeping (figures, Gi*, dropping
@@ -399,9 +413,12 @@ pub struct Lag {
 /// Hears of risk-level changes: (region, before, after), with the engine read-locked.
 pub type LevelListener = Box<dyn Fn(&Engine, &[(RegionId, RiskLevel, RiskLevel)]) + Send + Sync>;
 
-/// How long changes are gathered before their tiles are dropped: well inside the
-/// 100 ms in which a write must show in tiles.
-const SYNC_DELAY: Duration = Duration::from_millis(10);
+/// How long changes are gathered before their tiles are dropped: inside the 100 ms in
+/// which a write must show in tiles, and long enough that under a steady stream of
+/// writes (a hundred a second) the tiles every map shows, which nearly every write
+/// touches, are dropped and rendered again a few dozen times a second, not once per
+/// write.
+const SYNC_DELAY: Duration = Duration::from_millis(40);
 
 impl Tiles {
     /// A tile service over the engine.
@@ -417,7 +434,10 @@ impl Tiles {
             pyramid,
             cache: TileCache::new(config.cache_bytes),
             generation: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
             views: Mutex::new(views),
+            clips: Mutex::default(),
+            rendering: Mutex::default(),
             clusters: Mutex::new((false, false)),
             pending: Mutex::new(Pending::default()),
             wake: std::sync::Condvar::new(),
@@ -470,22 +490,74 @@ impl Tiles {
         window: Option<u32>,
         scope: &Scope,
     ) -> Result<Arc<EncodedTile>, TileError> {
-        let engine = read(&self.engine);
         let key = self.key(source, coord, window, scope);
         let window = key.window;
         if let Some(tile) = self.cache.get(&key) {
             return Ok(tile);
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        // One render per tile at a time: the requests that miss together (after a
+        // change dropped a tile every map shows) wait for the first one's render.
+        let turn = Arc::clone(lock(&self.rendering).entry(key).or_default());
+        let rendered = {
+            let _turn = lock(&turn);
+            match self.cache.get(&key) {
+                Some(tile) => Ok(tile),
+                None => self.render(key, source, coord, window, scope),
+            }
+        };
+        let mut rendering = lock(&self.rendering);
+        // The map's and this request's: no one else waits for this tile.
+        if Arc::strong_count(&turn) <= 2 {
+            rendering.remove(&key);
+        }
+        rendered
+    }
+
+    fn render(
+        &self,
+        key: TileKey,
+        source: Source,
+        coord: TileCoord,
+        window: Option<u32>,
+        scope: &Scope,
+    ) -> Result<Arc<EncodedTile>, TileError> {
+        // Claimed before reading: a change whose bookkeeping drops this tile while it
+        // renders (its figures may be half updated) keeps it out of the cache; other
+        // changes do not.
+        let token = self.cache.begin(key);
+        let engine = read(&self.engine);
         let view = lock(&self.views).view(&engine, window);
         let bytes = render::render(self, &engine, &view, scope, source, coord)
             .map_err(|error| TileError::Encoding { tiles: source, coord, error })?;
         drop(engine);
         let tile = Arc::new(EncodedTile::new(bytes));
-        if self.generation.load(Ordering::Acquire) == generation {
-            self.cache.insert(key, Arc::clone(&tile));
-        }
+        self.cache.finish(key, token, Arc::clone(&tile));
         Ok(tile)
+    }
+
+    /// The regions of `level` clipped to the tile at `coord`, made by `make` unless
+    /// kept. At most [`MAX_CLIPPED_VERTICES`] are kept (all are dropped when a new
+    /// one would pass it: they are remade on demand).
+    fn clipped_regions(
+        &self,
+        level: RegionLevel,
+        coord: TileCoord,
+        make: impl FnOnce() -> render::ClippedRegions,
+    ) -> Arc<render::ClippedRegions> {
+        let key = (level_slot(level), coord);
+        if let Some(clipped) = lock(&self.clips).0.get(&key) {
+            return Arc::clone(clipped);
+        }
+        let clipped = Arc::new(make());
+        let vertices = clipped.vertices();
+        let mut clips = lock(&self.clips);
+        if clips.1 + vertices > MAX_CLIPPED_VERTICES {
+            *clips = (HashMap::new(), 0);
+        }
+        if clips.0.insert(key, Arc::clone(&clipped)).is_none() {
+            clips.1 += vertices;
+        }
+        clipped
     }
 
     /// Sets who hears of risk-level changes (once).
@@ -496,8 +568,8 @@ impl Tiles {
     /// Runs a change of the engine (which reports what it did to incidents) with the
     /// write lock held only for it; within [`SYNC_DELAY`] the figures and Gi* are
     /// brought up to date and exactly the cached tiles whose content changed are
-    /// dropped (a burst of changes is handled at once). Until then no tile rendered
-    /// from the new state is cached.
+    /// dropped (a burst of changes is handled at once). A tile whose render overlaps
+    /// that bookkeeping and which it drops is not cached.
     pub fn change<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
         self.change_in_batch(change).0
     }
@@ -591,6 +663,7 @@ impl Tiles {
         if batch.iter().any(|c| !matches!(c, IncidentChange::None)) {
             self.schedule_clusters();
         }
+        self.synced.fetch_add(1, Ordering::AcqRel);
         let mut pending = lock(&self.pending);
         pending.done = pending.done.max(number);
         if let Some(opened) = opened {
@@ -644,7 +717,8 @@ impl Tiles {
                 }
                 state.1 = false;
             }
-            std::thread::sleep(CLUSTER_PERIOD.saturating_sub(started.elapsed()));
+            let took = started.elapsed();
+            std::thread::sleep(CLUSTER_PERIOD.max(took * CLUSTER_SHARE).saturating_sub(took));
         });
     }
 
@@ -652,6 +726,14 @@ impl Tiles {
     /// computed from the engine under one value stays true while it lasts.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// A number bumped when a batch of changes is done, before the writes of the
+    /// batch are answered ([`Tiles::change_and_wait`]): what is computed from the
+    /// engine after it read one value shows every change answered before that value.
+    /// It moves once per batch, [`Tiles::generation`] once per change.
+    pub fn synced(&self) -> u64 {
+        self.synced.load(Ordering::Acquire)
     }
 
     /// How long changes took to show in figures and tiles.

@@ -81,22 +81,43 @@ impl Frame {
 
     /// The polygons of a shape inside the buffered tile; `None` when nothing is.
     fn polygon(&self, shape: &PixelShape) -> Result<Option<mvt::GeomData>, mvt::Error> {
-        let mut encoder = GeomEncoder::new(GeomType::Polygon);
-        let mut result = Ok(());
-        let mut any = false;
-        let mut last = None;
-        shape.clipped(&self.clip, |polygon| {
-            any = true;
-            if result.is_ok() {
-                result = self.add_polygon(&mut encoder, polygon, &mut last);
-            }
-        });
-        result?;
-        if any {
-            Ok(Some(encoder.encode()?))
-        } else {
-            Ok(None)
+        self.encode(&self.clip_shape(shape))
+    }
+
+    /// The polygons of a shape clipped to the buffered tile (world pixels).
+    fn clip_shape(&self, shape: &PixelShape) -> Vec<IntShape> {
+        let mut parts = Vec::new();
+        shape.clipped(&self.clip, |polygon| parts.push(polygon.clone()));
+        parts
+    }
+
+    /// Clipped polygons as a geometry; `None` when there are none.
+    fn encode(&self, polygons: &[IntShape]) -> Result<Option<mvt::GeomData>, mvt::Error> {
+        if polygons.is_empty() {
+            return Ok(None);
         }
+        let mut encoder = GeomEncoder::new(GeomType::Polygon);
+        let mut last = None;
+        for polygon in polygons {
+            self.add_polygon(&mut encoder, polygon, &mut last)?;
+        }
+        Ok(Some(encoder.encode()?))
+    }
+}
+
+/// The regions of one level in one tile with their polygons clipped to it: what a
+/// region layer draws, but for the attributes. Boundaries do not change while the
+/// server runs, so this outlives the tiles made from it (which every change of a
+/// region's figures drops) and makes their next render mostly encoding.
+pub(super) struct ClippedRegions {
+    /// Regions, in drawing order, each with its clipped polygons.
+    regions: Vec<(RegionId, Vec<IntShape>)>,
+}
+
+impl ClippedRegions {
+    /// Vertices held, for the bound of their cache.
+    pub(super) fn vertices(&self) -> usize {
+        self.regions.iter().flat_map(|(_, p)| p).flatten().map(Vec::len).sum::<usize>() + self.regions.len()
     }
 }
 
@@ -168,38 +189,13 @@ fn region_layer(
     level: RegionLevel,
     hotspots: bool,
 ) -> Result<mvt::Layer, mvt::Error> {
-    let shapes = tiles.pyramid.shapes(level, frame.coord.z);
     let snapshot = view.snapshot(engine);
-    let inside = regions_in(engine, level, frame.bounds);
-    let buffer_only: Vec<RegionId> = engine
-        .index()
-        .candidates(level, frame.buffered)
-        .into_iter()
-        .filter(|id| inside.binary_search(id).is_err())
-        .collect();
+    let clipped = tiles.clipped_regions(level, frame.coord, || clip_regions(tiles, engine, frame, level));
     let wanted = |id: RegionId| !hotspots || view.gi[id as usize].bin != 0;
-    let mut features = Vec::with_capacity(inside.len());
-    for id in inside.into_iter().filter(|&id| wanted(id)) {
-        let Some(shape) = shapes.get(&id) else { continue };
-        let geometry = match frame.polygon(shape)? {
-            Some(g) => g,
-            None => {
-                // It meets the tile, but its generalised shape stays outside: keep a
-                // pixel at the nearest point of the tile, so that every region that
-                // meets the tile is in it.
-                let (ox, oy) = (frame.origin.0 as i32, frame.origin.1 as i32);
-                let x = shape.bbox.min_x.clamp(ox, ox + EXTENT - 1);
-                let y = shape.bbox.min_y.clamp(oy, oy + EXTENT - 1);
-                let square = PixelShape::square(x, y);
-                frame.polygon(&square)?.ok_or(mvt::Error::InvalidValue())?
-            }
-        };
-        features.push((id, geometry));
-    }
-    for id in buffer_only.into_iter().filter(|&id| wanted(id)) {
-        let Some(shape) = shapes.get(&id).filter(|s| !s.collapsed) else { continue };
-        if let Some(geometry) = frame.polygon(shape)? {
-            features.push((id, geometry));
+    let mut features = Vec::with_capacity(clipped.regions.len());
+    for (id, polygons) in clipped.regions.iter().filter(|(id, _)| wanted(*id)) {
+        if let Some(geometry) = frame.encode(polygons)? {
+            features.push((*id, geometry));
         }
     }
     for (id, geometry) in features {
@@ -225,6 +221,42 @@ fn region_layer(
         layer = feature.into_layer();
     }
     Ok(layer)
+}
+
+/// The regions of `level` in the tile with their polygons clipped to it (see
+/// [`region_layer`] for which).
+fn clip_regions(tiles: &Tiles, engine: &Engine, frame: &Frame, level: RegionLevel) -> ClippedRegions {
+    let shapes = tiles.pyramid.shapes(level, frame.coord.z);
+    let inside = regions_in(engine, level, frame.bounds);
+    let buffer_only: Vec<RegionId> = engine
+        .index()
+        .candidates(level, frame.buffered)
+        .into_iter()
+        .filter(|id| inside.binary_search(id).is_err())
+        .collect();
+    let mut regions = Vec::with_capacity(inside.len());
+    for id in inside {
+        let Some(shape) = shapes.get(&id) else { continue };
+        let mut polygons = frame.clip_shape(shape);
+        if polygons.is_empty() {
+            // It meets the tile, but its generalised shape stays outside: keep a
+            // pixel at the nearest point of the tile, so that every region that
+            // meets the tile is in it.
+            let (ox, oy) = (frame.origin.0 as i32, frame.origin.1 as i32);
+            let x = shape.bbox.min_x.clamp(ox, ox + EXTENT - 1);
+            let y = shape.bbox.min_y.clamp(oy, oy + EXTENT - 1);
+            polygons = frame.clip_shape(&PixelShape::square(x, y));
+        }
+        regions.push((id, polygons));
+    }
+    for id in buffer_only {
+        let Some(shape) = shapes.get(&id).filter(|s| !s.collapsed) else { continue };
+        let polygons = frame.clip_shape(shape);
+        if !polygons.is_empty() {
+            regions.push((id, polygons));
+        }
+    }
+    ClippedRegions { regions }
 }
 
 /// The level whose incident lists are walked for a tile at zoom `z`: few regions for
@@ -399,18 +431,12 @@ fn incident_feature(layer: mvt::Layer, geometry: mvt::GeomData, incident: &Incid
 
 /// DBSCAN cluster hulls.
 fn cluster_layer(mut layer: mvt::Layer, view: &View, frame: &Frame) -> Result<mvt::Layer, mvt::Error> {
-    for (i, cluster) in view.clusters.iter().enumerate() {
+    let shapes = view.clusters.shapes(frame.coord.z);
+    for (i, (cluster, shape)) in view.clusters.features.iter().zip(shapes).enumerate() {
         if !cluster.bbox.intersects(&frame.buffered) {
             continue;
         }
-        let polygons = snap_polygon(&cluster.hull, frame.coord.z);
-        let shape = if polygons.is_empty() {
-            let (x, y) = project(cluster.bbox.min().x, cluster.bbox.max().y, world_size(frame.coord.z));
-            PixelShape::square(x.floor() as i32, y.floor() as i32)
-        } else {
-            PixelShape::from_polygons(polygons)
-        };
-        let Some(geometry) = frame.polygon(&shape)? else { continue };
+        let Some(geometry) = frame.polygon(shape)? else { continue };
         let mut feature = layer.into_feature(geometry);
         feature.set_id(i as u64 + 1);
         feature.add_tag_uint("point_count", u64::from(cluster.count));

@@ -2,10 +2,14 @@
 //! snapshot), Gi* results and the DBSCAN cluster hulls; and the differences between
 //! two states, which decide what the cache drops.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
 
 use geo::{BoundingRect, Polygon, Rect};
 
+use super::coord::{project, world_size};
+use super::shapes::{snap_polygon, PixelShape};
+use super::MAX_SOURCE_ZOOM;
 use crate::engine::hotspots::GiStar;
 use crate::engine::regions::RegionId;
 use crate::engine::risk::RiskLevel;
@@ -34,6 +38,55 @@ pub struct HullFeature {
     pub max_severity: u8,
 }
 
+impl HullFeature {
+    /// A hash of everything drawn of it, to compare two sets of hulls in linear time.
+    fn fingerprint(&self) -> u64 {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut h = DefaultHasher::new();
+        for c in self.hull.exterior().coords().chain(self.hull.interiors().iter().flat_map(|r| r.coords())) {
+            (c.x.to_bits(), c.y.to_bits()).hash(&mut h);
+        }
+        (self.count, self.category.index(), self.max_severity).hash(&mut h);
+        h.finish()
+    }
+}
+
+/// The DBSCAN cluster hulls of a window, and their shapes at each zoom, made on first
+/// use of the zoom (thousands of hulls: snapping them for every tile would be most of
+/// a low-zoom tile's render).
+#[derive(Debug, Default)]
+pub struct Hulls {
+    /// The hulls, in DBSCAN's order.
+    pub features: Vec<HullFeature>,
+    shapes: [OnceLock<Vec<PixelShape>>; MAX_SOURCE_ZOOM as usize + 1],
+}
+
+impl Hulls {
+    /// Hulls with no shape made yet.
+    pub fn new(features: Vec<HullFeature>) -> Hulls {
+        Hulls { features, shapes: Default::default() }
+    }
+
+    /// Each hull's shape at zoom `z` (world pixels), in the order of `features`: its
+    /// snapped polygon, or a pixel at its north-west corner when it vanishes.
+    pub fn shapes(&self, z: u8) -> &[PixelShape] {
+        self.shapes[usize::from(z.min(MAX_SOURCE_ZOOM))].get_or_init(|| {
+            self.features
+                .iter()
+                .map(|cluster| {
+                    let polygons = snap_polygon(&cluster.hull, z);
+                    if polygons.is_empty() {
+                        let (x, y) = project(cluster.bbox.min().x, cluster.bbox.max().y, world_size(z));
+                        PixelShape::square(x.floor() as i32, y.floor() as i32)
+                    } else {
+                        PixelShape::from_polygons(polygons)
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
 /// Everything a render needs for one window.
 pub struct View {
     /// The window.
@@ -43,7 +96,7 @@ pub struct View {
     /// Gi* per region id (every level; each level against its own regions).
     pub gi: Vec<GiStar>,
     /// Cluster hulls.
-    pub clusters: Arc<Vec<HullFeature>>,
+    pub clusters: Arc<Hulls>,
 }
 
 impl View {
@@ -138,7 +191,7 @@ impl Views {
             window: engine.current().window,
             snapshot: None,
             gi: gi_all(engine, engine.current()),
-            clusters: Arc::new(Vec::new()),
+            clusters: Arc::default(),
         });
         let attrs = (0..engine.index().len() as RegionId)
             .map(|id| RegionAttrs::of(engine.current(), &current.gi, id))
@@ -157,7 +210,7 @@ impl Views {
         let window = Window { as_of: engine.current().window.as_of, days };
         let snapshot = engine.snapshot(window);
         let gi = gi_all(engine, &snapshot);
-        let clusters = Arc::new(clusters(engine, window));
+        let clusters = Arc::new(Hulls::new(clusters(engine, window)));
         let view = Arc::new(View { window, snapshot: Some(snapshot), gi, clusters });
         if self.others.len() >= OTHER_WINDOWS {
             self.others.remove(0);
@@ -200,15 +253,18 @@ impl Views {
     /// Replaces the default view's cluster hulls; returns the boxes of the hulls that
     /// appeared or disappeared.
     pub fn set_clusters(&mut self, clusters: Vec<HullFeature>) -> Vec<Rect<f64>> {
-        let old = &self.current.clusters;
-        let mut changed: Vec<Rect<f64>> = old.iter().filter(|c| !clusters.contains(c)).map(|c| c.bbox).collect();
-        changed.extend(clusters.iter().filter(|c| !old.contains(c)).map(|c| c.bbox));
+        let old = &self.current.clusters.features;
+        let prints = |hulls: &[HullFeature]| hulls.iter().map(HullFeature::fingerprint).collect::<HashSet<u64>>();
+        let (old_prints, new_prints) = (prints(old), prints(&clusters));
+        let mut changed: Vec<Rect<f64>> =
+            old.iter().filter(|c| !new_prints.contains(&c.fingerprint())).map(|c| c.bbox).collect();
+        changed.extend(clusters.iter().filter(|c| !old_prints.contains(&c.fingerprint())).map(|c| c.bbox));
         let current = &self.current;
         self.current = Arc::new(View {
             window: current.window,
             snapshot: None,
             gi: current.gi.clone(),
-            clusters: Arc::new(clusters),
+            clusters: Arc::new(Hulls::new(clusters)),
         });
         changed
     }
