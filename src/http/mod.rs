@@ -64,6 +64,11 @@ pub struct AppState {
     pub http: Arc<HttpConfig>,
     /// Answers of `/api/risk`, kept until the engine changes.
     pub risk: Arc<risk::RiskCache>,
+    /// Permits for CPU-bound work moved off the request threads (rendering tiles,
+    /// computing risk), one per core: under load such work queues instead of
+    /// time-sharing the cores with dozens of threads, which would slow every write's
+    /// database round trips and the bookkeeping of changes as much.
+    pub cpu: Arc<tokio::sync::Semaphore>,
     /// The web map's directory and whether this server serves training data.
     pub web: Arc<web::WebConfig>,
 }
@@ -117,6 +122,9 @@ impl AppState {
             db: Arc::default(),
             http: Arc::default(),
             risk: Arc::default(),
+            cpu: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) * 2,
+            )),
         }
     }
 

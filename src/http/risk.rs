@@ -290,7 +290,11 @@ struct RegionRiskDetail {
         (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
-async fn all(State(state): State<AppState>, Query(q): Query<AllQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn all(
+    State(state): State<AppState>,
+    Query(q): Query<AllQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
     let gzip = accepts_gzip(&headers);
@@ -301,14 +305,16 @@ async fn all(State(state): State<AppState>, Query(q): Query<AllQuery>, headers: 
         Some(answer) => answer,
         // Another window means a pass over every incident; serialising and compressing
         // 514 regencies take a few milliseconds: off the request threads.
-        None => tokio::task::spawn_blocking(move || {
-            let tiles = Arc::clone(&state.tiles);
-            state.risk.compute(level, days, generation, || tiles.synced(), || {
-                risk_of_level(&state, level, days)
+        None => {
+            let _permit =
+                state.cpu.clone().acquire_owned().await.map_err(|_| ApiError::Internal("server stopping".into()))?;
+            tokio::task::spawn_blocking(move || {
+                let tiles = Arc::clone(&state.tiles);
+                state.risk.compute(level, days, generation, || tiles.synced(), || risk_of_level(&state, level, days))
             })
-        })
-        .await
-        .map_err(|_| ApiError::Internal("risk task failed".into()))?,
+            .await
+            .map_err(|_| ApiError::Internal("risk task failed".into()))?
+        }
     };
     let mut response = if gzip {
         let mut r = answer.gzip.clone().into_response();

@@ -353,19 +353,22 @@ async fn tile(
     // other connections of this thread do not wait for them.
     let tile = match tiles.cached(source, coord, window, &scope) {
         Some(tile) if !gzip || tile.has_gzip() => tile,
-        cached => tokio::task::spawn_blocking(move || {
-            let tile = match cached {
-                Some(tile) => tile,
-                None => tiles.tile(source, coord, window, &scope)?,
-            };
-            if gzip {
-                tile.gzip();
-            }
-            Ok::<_, crate::tiles::TileError>(tile)
-        })
-        .await
-        .map_err(|_| ApiError::Internal("tile task failed".into()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?,
+        cached => {
+            let _permit = state.cpu.acquire().await.map_err(|_| ApiError::Internal("server stopping".into()))?;
+            tokio::task::spawn_blocking(move || {
+                let tile = match cached {
+                    Some(tile) => tile,
+                    None => tiles.tile(source, coord, window, &scope)?,
+                };
+                if gzip {
+                    tile.gzip();
+                }
+                Ok::<_, crate::tiles::TileError>(tile)
+            })
+            .await
+            .map_err(|_| ApiError::Internal("tile task failed".into()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+        }
     };
     let gzip = gzip && !tile.bytes.is_empty();
     let etag = if gzip { format!("\"{:016x}-gz\"", tile.hash) } else { format!("\"{:016x}\"", tile.hash) };

@@ -1,5 +1,5 @@
-//! The tile cache: encoded tiles by source, address and window, bounded in bytes and
-//! evicted least recently used first.
+//! The caches of tiles and of their layers: encoded bytes by source (or layer),
+//! address and window, bounded in bytes and evicted least recently used first.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,42 +64,82 @@ impl EncodedTile {
     pub fn has_gzip(&self) -> bool {
         self.gzip.get().is_some()
     }
+}
 
+impl Weighed for EncodedTile {
     fn cost(&self) -> usize {
         // The gzip copy, when made, is about a third; count it up front.
         self.bytes.len() + self.bytes.len() / 3 + 128
     }
 }
 
-/// A map of tiles bounded by the bytes they hold, evicting the least recently used.
-/// Reads share a lock and only stamp the entry's last use; eviction, rare, sorts by
-/// those stamps and drops the oldest eighth at once.
-pub struct TileCache {
+/// What one layer of a tile is keyed by: tiles of several sources share their layers
+/// (the regencies of `kabupaten_kota` and of `sipks` from zoom 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LayerKey {
+    /// The layer.
+    pub layer: super::Layer,
+    /// The address.
+    pub coord: TileCoord,
+    /// The window in days; `None` for the default window.
+    pub window: Option<u32>,
+    /// Whose incidents it shows (see [`super::scope_key`]); 0 but for incidents.
+    pub scope: u64,
+}
+
+/// One layer encoded as a tile of its own (empty: no features). A tile is the
+/// concatenation of its layers' encodings: a Mapbox Vector Tile is a protobuf message
+/// whose only field is the repeated layer, so the bytes of one-layer tiles put end to
+/// end are the bytes of the tile with all of them.
+#[derive(Debug)]
+pub struct LayerPart(pub Vec<u8>);
+
+impl Weighed for LayerPart {
+    fn cost(&self) -> usize {
+        self.0.len() + 64
+    }
+}
+
+/// What an entry of a cache counts against its bound, in bytes.
+pub trait Weighed {
+    /// Bytes held.
+    fn cost(&self) -> usize;
+}
+
+/// The cache of whole tiles.
+pub type TileCache = Cache<TileKey, EncodedTile>;
+/// The cache of tiles' layers.
+pub type LayerCache = Cache<LayerKey, LayerPart>;
+
+/// A map of encoded tiles (or layers) bounded by the bytes they hold, evicting the
+/// least recently used. Reads share a lock and only stamp the entry's last use;
+/// eviction, rare, sorts by those stamps and drops the oldest eighth at once.
+pub struct Cache<K, V> {
     capacity: usize,
-    inner: RwLock<Inner>,
+    inner: RwLock<Inner<K, V>>,
     clock: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
-struct Inner {
-    entries: HashMap<TileKey, Entry>,
+struct Inner<K, V> {
+    entries: HashMap<K, Entry<V>>,
     used: usize,
     /// Tiles being rendered, each with its renderer's token; an invalidation that
     /// matches one drops it, and then the render is not stored.
-    pending: HashMap<TileKey, u64>,
+    pending: HashMap<K, u64>,
     next_token: u64,
 }
 
-struct Entry {
-    tile: Arc<EncodedTile>,
+struct Entry<V> {
+    tile: Arc<V>,
     last_use: AtomicU64,
 }
 
-impl TileCache {
+impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
     /// A cache holding at most `capacity` bytes (0: caches nothing).
-    pub fn new(capacity: usize) -> TileCache {
-        TileCache {
+    pub fn new(capacity: usize) -> Self {
+        Cache {
             capacity,
             inner: RwLock::new(Inner { entries: HashMap::new(), used: 0, pending: HashMap::new(), next_token: 0 }),
             clock: AtomicU64::new(0),
@@ -108,16 +148,16 @@ impl TileCache {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner<K, V>> {
         self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner<K, V>> {
         self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A cached tile, marked as just used.
-    pub fn get(&self, key: &TileKey) -> Option<Arc<EncodedTile>> {
+    pub fn get(&self, key: &K) -> Option<Arc<V>> {
         if self.capacity == 0 {
             return None;
         }
@@ -137,7 +177,7 @@ impl TileCache {
 
     /// Notes that `key` is about to be rendered, before the renderer reads what it
     /// shows; the token is for [`TileCache::finish`].
-    pub fn begin(&self, key: TileKey) -> u64 {
+    pub fn begin(&self, key: K) -> u64 {
         let mut inner = self.write();
         inner.next_token += 1;
         let token = inner.next_token;
@@ -147,7 +187,7 @@ impl TileCache {
 
     /// Stores a tile begun with `token`, unless an invalidation dropped it meanwhile
     /// (it may show what changed before the change's bookkeeping was done).
-    pub fn finish(&self, key: TileKey, token: u64, tile: Arc<EncodedTile>) {
+    pub fn finish(&self, key: K, token: u64, tile: Arc<V>) {
         let mut inner = self.write();
         if inner.pending.get(&key) != Some(&token) {
             return;
@@ -157,12 +197,12 @@ impl TileCache {
     }
 
     /// Stores a tile, evicting the least recently used ones to make room.
-    pub fn insert(&self, key: TileKey, tile: Arc<EncodedTile>) {
+    pub fn insert(&self, key: K, tile: Arc<V>) {
         let mut inner = self.write();
         self.store(&mut inner, key, tile);
     }
 
-    fn store(&self, inner: &mut Inner, key: TileKey, tile: Arc<EncodedTile>) {
+    fn store(&self, inner: &mut Inner<K, V>, key: K, tile: Arc<V>) {
         let cost = tile.cost();
         if cost > self.capacity {
             return;
@@ -178,9 +218,9 @@ impl TileCache {
     }
 
     /// Drops the least recently used entries until an eighth of the bound is free.
-    fn evict(&self, inner: &mut Inner) {
+    fn evict(&self, inner: &mut Inner<K, V>) {
         let target = self.capacity - self.capacity / 8;
-        let mut by_age: Vec<(u64, TileKey)> =
+        let mut by_age: Vec<(u64, K)> =
             inner.entries.iter().map(|(k, e)| (e.last_use.load(Ordering::Relaxed), *k)).collect();
         by_age.sort_unstable_by_key(|(t, _)| *t);
         for (_, key) in by_age {
@@ -195,7 +235,7 @@ impl TileCache {
 
     /// Drops every tile for which `stale` says so, and every render in progress of
     /// one; returns how many tiles.
-    pub fn invalidate(&self, mut stale: impl FnMut(&TileKey) -> bool) -> usize {
+    pub fn invalidate(&self, mut stale: impl FnMut(&K) -> bool) -> usize {
         let mut inner = self.write();
         inner.pending.retain(|k, _| !stale(k));
         let before = inner.entries.len();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use geo::{BoundingRect, Intersects, Rect};
 
-use self::cache::{EncodedTile, TileCache, TileKey};
+use self::cache::{EncodedTile, LayerCache, LayerKey, LayerPart, TileCache, TileKey};
 pub use self::coord::{CoordError, TileCoord};
 use self::shapes::PixelShape;
 use self::view::Views;
@@ -365,8 +365,9 @@ pub struct Tiles {
     default_days: u32,
     pyramid: Pyramid,
     cache: TileCache,
-    /// Bumped by every change (see [`Tiles::generation`]).
-    generation: AtomicU64,
+    /// Layers of tiles, which outlive the tiles made of them when a change touches
+    /// another layer of the tile.
+    layers: LayerCache,
     /// Bumped when a batch of changes is done (see [`Tiles::synced`]).
     synced: AtomicU64,
     views: Mutex<Views>,
@@ -395,6 +396,8 @@ struct Pending {
     done: u64,
     /// When the batch now gathering got its first change.
     opened: Option<Instant>,
+    /// When the last batch was taken up.
+    last_sync: Option<Instant>,
     lag: Lag,
 }
 
@@ -413,12 +416,12 @@ pub struct Lag {
 /// Hears of risk-level changes: (region, before, after), with the engine read-locked.
 pub type LevelListener = Box<dyn Fn(&Engine, &[(RegionId, RiskLevel, RiskLevel)]) + Send + Sync>;
 
-/// How long changes are gathered before their tiles are dropped: inside the 100 ms in
-/// which a write must show in tiles, and long enough that under a steady stream of
-/// writes (a hundred a second) the tiles every map shows, which nearly every write
-/// touches, are dropped and rendered again a few dozen times a second, not once per
-/// write.
-const SYNC_DELAY: Duration = Duration::from_millis(40);
+/// Batches of changes are taken up at most this often: a change after a quiet spell
+/// at once, under a stream of writes (hundreds a second) every 20 ms, so that the
+/// tiles every map shows, which nearly every write touches, are dropped and rendered
+/// again fifty times a second rather than once per write. Well inside the 100 ms in
+/// which a write must show in tiles.
+const SYNC_PERIOD: Duration = Duration::from_millis(40);
 
 impl Tiles {
     /// A tile service over the engine.
@@ -432,8 +435,9 @@ impl Tiles {
             config,
             default_days,
             pyramid,
-            cache: TileCache::new(config.cache_bytes),
-            generation: AtomicU64::new(0),
+            // The bound is shared by the two caches.
+            cache: TileCache::new(config.cache_bytes / 2),
+            layers: LayerCache::new(config.cache_bytes / 2),
             synced: AtomicU64::new(0),
             views: Mutex::new(views),
             clips: Mutex::default(),
@@ -521,15 +525,36 @@ impl Tiles {
         window: Option<u32>,
         scope: &Scope,
     ) -> Result<Arc<EncodedTile>, TileError> {
-        // Claimed before reading: a change whose bookkeeping drops this tile while it
-        // renders (its figures may be half updated) keeps it out of the cache; other
-        // changes do not.
+        // Claimed before reading: a change whose bookkeeping drops this tile (or one of
+        // its layers) while it renders (its figures may be half updated) keeps it out
+        // of the cache; other changes do not.
         let token = self.cache.begin(key);
-        let engine = read(&self.engine);
-        let view = lock(&self.views).view(&engine, window);
-        let bytes = render::render(self, &engine, &view, scope, source, coord)
-            .map_err(|error| TileError::Encoding { tiles: source, coord, error })?;
-        drop(engine);
+        let mut parts: Vec<(LayerKey, Result<Arc<LayerPart>, u64>)> = source
+            .layers_at(coord.z)
+            .into_iter()
+            .map(|layer| {
+                let scope = if layer == Layer::Incidents { scope_key(scope) } else { 0 };
+                let key = LayerKey { layer, coord, window, scope };
+                (key, self.layers.get(&key).ok_or_else(|| self.layers.begin(key)))
+            })
+            .collect();
+        if parts.iter().any(|(_, part)| part.is_err()) {
+            let engine = read(&self.engine);
+            let view = lock(&self.views).view(&engine, window);
+            for (key, part) in &mut parts {
+                if let Err(token) = *part {
+                    let bytes = render::render_layer(self, &engine, &view, scope, key.layer, coord)
+                        .map_err(|error| TileError::Encoding { tiles: source, coord, error })?;
+                    let rendered = Arc::new(LayerPart(bytes));
+                    self.layers.finish(*key, token, Arc::clone(&rendered));
+                    *part = Ok(rendered);
+                }
+            }
+        }
+        let mut bytes = Vec::new();
+        for part in parts.iter().filter_map(|(_, part)| part.as_ref().ok()) {
+            bytes.extend_from_slice(&part.0);
+        }
         let tile = Arc::new(EncodedTile::new(bytes));
         self.cache.finish(key, token, Arc::clone(&tile));
         Ok(tile)
@@ -566,7 +591,7 @@ impl Tiles {
     }
 
     /// Runs a change of the engine (which reports what it did to incidents) with the
-    /// write lock held only for it; within [`SYNC_DELAY`] the figures and Gi* are
+    /// write lock held only for it; within [`SYNC_PERIOD`] the figures and Gi* are
     /// brought up to date and exactly the cached tiles whose content changed are
     /// dropped (a burst of changes is handled at once). A tile whose render overlaps
     /// that bookkeeping and which it drops is not cached.
@@ -587,17 +612,20 @@ impl Tiles {
 
     fn change_in_batch<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> (T, u64) {
         let (out, incidents) = change(&mut write(&self.engine));
-        self.generation.fetch_add(1, Ordering::AcqRel);
         let mut pending = lock(&self.pending);
         match pending.changes.as_mut() {
             Some(list) => list.push(incidents),
             None => {
                 pending.changes = Some(vec![incidents]);
                 pending.batch += 1;
-                pending.opened = Some(Instant::now());
+                let now = Instant::now();
+                pending.opened = Some(now);
+                // The first change after a quiet spell is done at once; under a stream
+                // of changes, one batch every SYNC_PERIOD.
+                let wait = pending.last_sync.map_or(Duration::ZERO, |last| SYNC_PERIOD.saturating_sub(now - last));
                 let tiles = Arc::clone(self);
                 std::thread::spawn(move || {
-                    std::thread::sleep(SYNC_DELAY);
+                    std::thread::sleep(wait);
                     tiles.sync();
                 });
             }
@@ -610,9 +638,9 @@ impl Tiles {
         let (batch, number, opened) = {
             let mut pending = lock(&self.pending);
             let Some(batch) = pending.changes.take() else { return };
+            pending.last_sync = Some(Instant::now());
             (batch, pending.batch, pending.opened.take())
         };
-        self.generation.fetch_add(1, Ordering::AcqRel);
         let engine = read(&self.engine);
         let changes = lock(&self.views).update(&engine);
         let boxes = |ids: &[RegionId]| {
@@ -639,20 +667,26 @@ impl Tiles {
             })
             .copied()
             .collect();
-        let dropped = self.cache.invalidate(|key| {
-            if key.window.is_some() {
+        let stale = |layer: Layer, coord: TileCoord, window: Option<u32>| {
+            if window.is_some() {
                 return true;
             }
-            let z = key.coord.z;
-            let bounds = key.coord.lonlat_bounds_with(coord::BUFFER);
+            let z = coord.z;
+            let bounds = coord.lonlat_bounds_with(coord::BUFFER);
             let touches = |areas: &[Rect<f64>]| areas.iter().any(|a| a.intersects(&bounds));
-            key.source.layers_at(z).into_iter().any(|layer| match layer {
+            match layer {
                 Layer::Region(level) => touches(&regions[level_slot(level)]),
                 Layer::HotspotRegions => touches(&hotspots[level_slot(Layer::hotspot_level(z))]),
                 Layer::Incidents => all_incidents || touches(&incident_areas),
                 Layer::HotspotClusters => false,
-            })
-        });
+            }
+        };
+        // Layers first: a tile assembled after its own invalidation then finds none of
+        // the stale layers.
+        self.layers.invalidate(|key| stale(key.layer, key.coord, key.window));
+        let dropped = self
+            .cache
+            .invalidate(|key| key.source.layers_at(key.coord.z).into_iter().any(|l| stale(l, key.coord, key.window)));
         tracing::debug!(
             changes = batch.len(),
             regions = changes.regions.len(),
@@ -690,7 +724,6 @@ impl Tiles {
         let tiles = Arc::clone(self);
         std::thread::spawn(move || loop {
             let started = Instant::now();
-            let generation = tiles.generation.load(Ordering::Acquire);
             // Only the copying of the points holds the engine's lock, not the clustering
             // (writers would wait for it).
             let input = {
@@ -700,15 +733,16 @@ impl Tiles {
             let hulls = input.clusters();
             let changed = lock(&tiles.views).set_clusters(hulls);
             if !changed.is_empty() {
-                tiles.generation.fetch_add(1, Ordering::AcqRel);
+                let stale = |coord: TileCoord, window: Option<u32>| {
+                    let bounds = coord.lonlat_bounds_with(coord::BUFFER);
+                    window.is_some() || changed.iter().any(|a| a.intersects(&bounds))
+                };
+                tiles.layers.invalidate(|key| key.layer == Layer::HotspotClusters && stale(key.coord, key.window));
                 tiles.cache.invalidate(|key| {
-                    key.source.layers_at(key.coord.z).contains(&Layer::HotspotClusters) && {
-                        let bounds = key.coord.lonlat_bounds_with(coord::BUFFER);
-                        key.window.is_some() || changed.iter().any(|a| a.intersects(&bounds))
-                    }
+                    key.source.layers_at(key.coord.z).contains(&Layer::HotspotClusters) && stale(key.coord, key.window)
                 });
             }
-            tracing::debug!(changed = changed.len(), generation, "cluster hulls recomputed");
+            tracing::debug!(changed = changed.len(), "cluster hulls recomputed");
             {
                 let mut state = lock(&tiles.clusters);
                 if !state.1 {
@@ -722,16 +756,9 @@ impl Tiles {
         });
     }
 
-    /// A number that changes whenever the engine's content may have changed: what is
-    /// computed from the engine under one value stays true while it lasts.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
     /// A number bumped when a batch of changes is done, before the writes of the
     /// batch are answered ([`Tiles::change_and_wait`]): what is computed from the
     /// engine after it read one value shows every change answered before that value.
-    /// It moves once per batch, [`Tiles::generation`] once per change.
     pub fn synced(&self) -> u64 {
         self.synced.load(Ordering::Acquire)
     }

@@ -8,7 +8,7 @@ use mvt::{GeomEncoder, GeomType};
 use super::coord::{project, world_size, TileCoord, BUFFER, EXTENT};
 use super::shapes::{clip_line, snap_polygon, IntPoint, IntShape, PixelBox, PixelShape};
 use super::view::{hundredths, severe_count, tenths, View};
-use super::{Layer, Source, Tiles};
+use super::{Layer, Tiles};
 use crate::auth::Scope;
 use crate::engine::regions::RegionId;
 use crate::engine::store::Incident;
@@ -121,34 +121,29 @@ impl ClippedRegions {
     }
 }
 
-/// Renders a tile; empty bytes when it has no feature.
-pub(super) fn render(
+/// Renders one layer of a tile as a tile of its own; empty bytes when it has no
+/// feature.
+pub(super) fn render_layer(
     tiles: &Tiles,
     engine: &Engine,
     view: &View,
     scope: &Scope,
-    source: Source,
+    layer: Layer,
     coord: TileCoord,
 ) -> Result<Vec<u8>, mvt::Error> {
     let frame = Frame::new(coord);
     let mut tile = mvt::Tile::new(EXTENT as u32);
-    for layer in source.layers_at(coord.z) {
-        let mut out = tile.create_layer(layer.name());
-        out = match layer {
-            Layer::Region(level) => region_layer(out, tiles, engine, view, &frame, level, false)?,
-            Layer::HotspotRegions => {
-                region_layer(out, tiles, engine, view, &frame, Layer::hotspot_level(coord.z), true)?
-            }
-            Layer::Incidents => incident_layer(out, tiles, engine, view, scope, &frame)?,
-            Layer::HotspotClusters => cluster_layer(out, view, &frame)?,
-        };
-        if out.num_features() > 0 {
-            tile.add_layer(out)?;
-        }
-    }
-    if tile.num_layers() == 0 {
+    let out = tile.create_layer(layer.name());
+    let out = match layer {
+        Layer::Region(level) => region_layer(out, tiles, engine, view, &frame, level, false)?,
+        Layer::HotspotRegions => region_layer(out, tiles, engine, view, &frame, Layer::hotspot_level(coord.z), true)?,
+        Layer::Incidents => incident_layer(out, tiles, engine, view, scope, &frame)?,
+        Layer::HotspotClusters => cluster_layer(out, view, &frame)?,
+    };
+    if out.num_features() == 0 {
         return Ok(Vec::new());
     }
+    tile.add_layer(out)?;
     tile.to_bytes()
 }
 
