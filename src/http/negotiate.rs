@@ -41,11 +41,12 @@ pub(super) fn gzip(bytes: &[u8]) -> Bytes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
+    /// A header map with one header, for the tests of the handlers.
+    pub(in crate::http) fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(name, HeaderValue::from_static(value));
         h

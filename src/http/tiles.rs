@@ -399,12 +399,7 @@ async fn tile(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(name, HeaderValue::from_static(value));
-        h
-    }
+    use crate::http::negotiate::tests::headers;
 
     #[test]
     fn the_origin_takes_only_a_host_and_port_from_the_host_header() {

@@ -175,6 +175,12 @@ impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
         }
     }
 
+    /// A cached entry without counting a hit or a miss (for checks behind one already
+    /// counted) or stamping its use.
+    pub fn peek(&self, key: &K) -> Option<Arc<V>> {
+        self.read().entries.get(key).map(|entry| Arc::clone(&entry.tile))
+    }
+
     /// Notes that `key` is about to be rendered, before the renderer reads what it
     /// shows; the token is for [`TileCache::finish`].
     pub fn begin(&self, key: K) -> u64 {

@@ -496,7 +496,8 @@ impl Tiles {
     ) -> Result<Arc<EncodedTile>, TileError> {
         let key = self.key(source, coord, window, scope);
         let window = key.window;
-        if let Some(tile) = self.cache.get(&key) {
+        // Counted by `cached`, which the server asks first.
+        if let Some(tile) = self.cache.peek(&key) {
             return Ok(tile);
         }
         // One render per tile at a time: the requests that miss together (after a
@@ -504,7 +505,7 @@ impl Tiles {
         let turn = Arc::clone(lock(&self.rendering).entry(key).or_default());
         let rendered = {
             let _turn = lock(&turn);
-            match self.cache.get(&key) {
+            match self.cache.peek(&key) {
                 Some(tile) => Ok(tile),
                 None => self.render(key, source, coord, window, scope),
             }
