@@ -178,6 +178,13 @@ fn push_csv_field(out: &mut Vec<u8>, s: &str) {
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Nearly every text needs no escape: one branch-free pass tells.
+    let plain = !bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if plain {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -270,7 +277,10 @@ fn push_two(out: &mut Vec<u8>, n: u32) {
 
 /// RFC 3339 in UTC: `2026-11-28T07:30:00Z`, with microseconds when there are any.
 fn push_time(out: &mut Vec<u8>, t: &DateTime<Utc>) {
-    let year = t.year();
+    // DateTime's own accessors each convert to local time first (a fifth of this
+    // function's time in an export): read the UTC date and time once.
+    let (date, time) = (t.date_naive(), t.time());
+    let year = date.year();
     if (0..=9999).contains(&year) {
         push_two(out, year as u32 / 100);
         push_two(out, year as u32 % 100);
@@ -278,16 +288,16 @@ fn push_time(out: &mut Vec<u8>, t: &DateTime<Utc>) {
         push_int(out, year.into());
     }
     out.push(b'-');
-    push_two(out, t.month());
+    push_two(out, date.month());
     out.push(b'-');
-    push_two(out, t.day());
+    push_two(out, date.day());
     out.push(b'T');
-    push_two(out, t.hour());
+    push_two(out, time.hour());
     out.push(b':');
-    push_two(out, t.minute());
+    push_two(out, time.minute());
     out.push(b':');
-    push_two(out, t.second());
-    let micros = t.nanosecond() / 1000 % 1_000_000;
+    push_two(out, time.second());
+    let micros = time.nanosecond() / 1000 % 1_000_000;
     if micros != 0 {
         out.push(b'.');
         push_two(out, micros / 10_000);
