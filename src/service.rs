@@ -182,9 +182,11 @@ pub async fn follow_changes(
         first = false;
         // `try_recv` answers None when the connection dropped: reconnect and catch up.
         while let Ok(Some(notification)) = listener.try_recv().await {
-            if let Some(change) = IncidentNotice::parse(notification.payload()) {
-                if change.instance != instance {
-                    follow_incident(&pool, &engine, &tiles, change.id, &on_incident).await;
+            if let Some((ids, from)) = db::notify::parse(notification.payload()) {
+                if from != instance {
+                    for id in ids {
+                        follow_incident(&pool, &engine, &tiles, id, &on_incident).await;
+                    }
                 }
                 continue;
             }
@@ -249,21 +251,6 @@ async fn reload_all(pool: &PgPool, engine: &Arc<RwLock<Engine>>, tiles: &Arc<Til
             }
         }
         Err(e) => tracing::warn!(error = %e, "engine reload failed; keeping the previous state"),
-    }
-}
-
-/// A change notification of the incident API: `incident:<id>:<server, hex>`.
-struct IncidentNotice {
-    id: i64,
-    instance: u64,
-}
-
-impl IncidentNotice {
-    fn parse(payload: &str) -> Option<IncidentNotice> {
-        let mut parts = payload.strip_prefix("incident:")?.split(':');
-        let id = parts.next()?.parse().ok()?;
-        let instance = u64::from_str_radix(parts.next()?, 16).ok()?;
-        Some(IncidentNotice { id, instance })
     }
 }
 

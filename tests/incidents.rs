@@ -212,6 +212,7 @@ async fn create_edit_and_delete_each_leave_a_history_entry() {
     let (api, pool) = (fx.api(), fx.pool().await);
     let (operator, province) = (fx.token(MAKASSAR), fx.token(SULSEL));
     let id = api.create(operator, &at_point(near(IN_MAKASSAR, 5), "jejak audit")).await;
+    let (_, _, created) = api.incident(id, operator).await;
     let edit = json!({ "properties": { "severity": 5, "description": "jejak audit: memburuk" } });
     let reply = api.patch(id, province, Some(&etag(1)), &edit).await;
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
@@ -247,6 +248,10 @@ async fn create_edit_and_delete_each_leave_a_history_entry() {
     }
     let (create, update, delete) = (&entries[0], &entries[1], &entries[2]);
     assert!(create["before"].is_null(), "nothing before a creation: {create}");
+    // The creation's entry is written by the database (its id and times set there),
+    // the others by the server: both as the API shows the incident.
+    assert_eq!(create["after"], created, "the creation's entry is the incident as it was shown");
+    assert_eq!(update["before"], created, "the edit's entry starts from the same incident");
     assert_eq!(create["after"]["properties"]["severity"], 3);
     assert_eq!(create["after"]["properties"]["reporter"], MAKASSAR);
     assert_eq!(create["after"]["properties"]["kabupaten_kota"], "73.71");

@@ -147,47 +147,85 @@ fn codes(p: &Placement) -> [Option<&str>; 3] {
     [p.codes[0].as_ref(), p.codes[1].as_ref(), p.codes[2].as_ref()].map(|c| c.map(RegionCode::as_str))
 }
 
-/// Inserts an incident for `reporter`; returns it as stored.
-pub async fn insert(
-    tx: &mut Transaction<'_, Postgres>,
-    fields: &Fields,
-    placement: &Placement,
-    reporter: i64,
-) -> Result<Record, sqlx::Error> {
+/// What [`create`] did.
+#[derive(Debug)]
+pub enum Created {
+    /// Stored as this record.
+    New(Box<Record>),
+    /// The user had used the idempotency key before: for this incident, with a request
+    /// of this hash. Nothing was written.
+    Replayed(i64, Vec<u8>),
+}
+
+/// What `create_incident` returns: the incident's id, its times (none for a replay)
+/// and the hash of the request that used the key before (a replay).
+type CreatedRow = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<Vec<u8>>);
+
+/// A new incident as the API records it: what was stated, where it lies, who reports it,
+/// the idempotency key and request hash (if any), and the incident as the API shows it
+/// (`after`, for its history; the database sets its id and times).
+pub struct NewRecord<'a> {
+    /// What was stated.
+    pub fields: &'a Fields,
+    /// Where the engine put it.
+    pub placement: &'a Placement,
+    /// The reporter's id and user name.
+    pub reporter: (i64, &'a str),
+    /// Idempotency key and the request's hash.
+    pub key: Option<(&'a str, &'a [u8])>,
+    /// The incident as the API shows it.
+    pub after: &'a Value,
+}
+
+/// Records an incident in one round trip and one transaction (the `create_incident`
+/// function of migration 0004): the idempotency check under the key's lock, the row,
+/// its history entry and its key.
+pub async fn create(pool: &PgPool, new: NewRecord<'_>) -> Result<Created, sqlx::Error> {
+    let NewRecord { fields, placement, reporter, key, after } = new;
     let [kec, kab, prov] = codes(placement);
     let touched: Vec<&str> = placement.touched.iter().map(RegionCode::as_str).collect();
-    let sql = format!(
-        "with i as (
-             insert into incidents (geom, region_code, category, severity, status, occurred_at, source, description,
-                                    meninggal, luka, pengungsi, kecamatan_code, kabupaten_kota_code, provinsi_code,
-                                    at_sea, touched_codes, reporter_id)
-             values (case when $1::bytea is null then null else st_setsrid(st_geomfromwkb($1), 4326) end, $2,
-                     $3::incident_category, $4, $5::incident_status, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                     $16, $17)
-             returning *)
-         select {COLUMNS} from i left join users u on u.id = i.reporter_id"
-    );
-    let row = sqlx::query(&sql)
-        .bind(fields.geometry.as_ref().map(wkb::write))
-        .bind(fields.region.as_ref().map(RegionCode::as_str))
-        .bind(fields.category.as_str())
-        .bind(i16::from(fields.severity.get()))
-        .bind(fields.status.as_str())
-        .bind(fields.occurred_at)
-        .bind(&fields.source)
-        .bind(&fields.description)
-        .bind(fields.casualties.meninggal)
-        .bind(fields.casualties.luka)
-        .bind(fields.casualties.pengungsi)
-        .bind(kec)
-        .bind(kab)
-        .bind(prov)
-        .bind(placement.at_sea)
-        .bind(&touched)
-        .bind(reporter)
-        .fetch_one(&mut **tx)
-        .await?;
-    record(&row)
+    let (id, created_at, updated_at, replayed): CreatedRow = sqlx::query_as(
+        "select id, created_at, updated_at, replayed_hash
+             from create_incident($1, $2, $3, $4, $5, $6::incident_category, $7, $8::incident_status, $9, $10, $11,
+                                  $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(reporter.0)
+    .bind(key.map(|k| k.0))
+    .bind(key.map(|k| k.1))
+    .bind(fields.geometry.as_ref().map(wkb::write))
+    .bind(fields.region.as_ref().map(RegionCode::as_str))
+    .bind(fields.category.as_str())
+    .bind(i16::from(fields.severity.get()))
+    .bind(fields.status.as_str())
+    .bind(fields.occurred_at)
+    .bind(&fields.source)
+    .bind(&fields.description)
+    .bind(fields.casualties.meninggal)
+    .bind(fields.casualties.luka)
+    .bind(fields.casualties.pengungsi)
+    .bind(kec)
+    .bind(kab)
+    .bind(prov)
+    .bind(placement.at_sea)
+    .bind(&touched)
+    .bind(after)
+    .fetch_one(pool)
+    .await?;
+    if let Some(hash) = replayed {
+        return Ok(Created::Replayed(id, hash));
+    }
+    let (Some(created_at), Some(updated_at)) = (created_at, updated_at) else {
+        return Err(decode("create_incident returned no times"));
+    };
+    Ok(Created::New(Box::new(Record {
+        id,
+        fields: fields.clone(),
+        placement: placement.clone(),
+        reporter: Some(reporter.1.to_owned()),
+        created_at,
+        updated_at,
+        version: 1,
+    })))
 }
 
 /// Replaces an incident's fields if it is at `version` and not deleted; `None` when
@@ -308,49 +346,17 @@ pub async fn history(pool: &PgPool, id: i64) -> Result<Vec<HistoryEntry>, sqlx::
         .collect()
 }
 
-/// Takes an idempotency key for this transaction (concurrent requests with the same
-/// key wait here until it commits) and returns the incident it already made, with the
-/// hash of the request that made it.
-pub async fn claim_key(
-    tx: &mut Transaction<'_, Postgres>,
-    user: i64,
-    key: &str,
-) -> Result<Option<(i64, Vec<u8>)>, sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($2, $1))")
-        .bind(user)
-        .bind(key)
-        .execute(&mut **tx)
-        .await?;
-    // A statement of its own: a statement's snapshot is taken before it waits for the
-    // lock, so it would not see the key committed by the transaction it waited for.
-    sqlx::query_as("select incident_id, request_hash from idempotency_keys where user_id = $1 and key = $2")
-        .bind(user)
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await
-}
-
-/// Ends a write in one round trip: its history entry, the idempotency key it used (if
-/// any), and the notice to other servers on `channel` (delivered at commit).
-#[allow(clippy::too_many_arguments)]
-pub async fn finish_write(
+/// Records an edit or a deletion in the incident's history.
+pub async fn record_history(
     tx: &mut Transaction<'_, Postgres>,
     entry: (i64, i32, &str, i64, Option<&str>),
     before: Option<&Value>,
     after: Option<&Value>,
-    key: Option<(&str, &[u8])>,
-    channel: &str,
-    notice: &str,
 ) -> Result<(), sqlx::Error> {
     let (id, version, action, actor, reason) = entry;
     sqlx::query(
-        "with h as (
-             insert into incident_history (incident_id, version, action, actor_id, reason, before, after)
-             values ($1, $2, $3, $4, $5, $6, $7)),
-         k as (
-             insert into idempotency_keys (user_id, key, request_hash, incident_id)
-             select $4, $8, $9, $1 where $8::text is not null)
-         select pg_notify($10, $11)",
+        "insert into incident_history (incident_id, version, action, actor_id, reason, before, after)
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(version)
@@ -359,10 +365,6 @@ pub async fn finish_write(
     .bind(reason)
     .bind(before)
     .bind(after)
-    .bind(key.map(|k| k.0))
-    .bind(key.map(|k| k.1))
-    .bind(channel)
-    .bind(notice)
     .execute(&mut **tx)
     .await?;
     Ok(())

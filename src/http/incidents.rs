@@ -27,7 +27,7 @@ use super::events::Event;
 use super::extract::Query;
 use super::AppState;
 use crate::auth::{Caller, Role, Scope};
-use crate::db::incident_rows::{self, Fields, Filter, Placement, Record};
+use crate::db::incident_rows::{self, Created, Fields, Filter, NewRecord, Placement, Record};
 use crate::engine::regions::{AssignError, RegionIndex};
 use crate::engine::risk::RiskLevel;
 use crate::engine::store::{region_only_assignment, Incident};
@@ -285,10 +285,11 @@ async fn apply(state: &AppState, change: Applied) -> Result<(), ApiError> {
             Event::Incident { action: "delete", id: *id, version: Some(*version), kode: codes.clone() }
         }
     };
-    // Answers once the tiles the change touches are dropped (within the batching
-    // delay), so that the client's next tile fetch shows it.
+    // Made with the next batch of changes (within the batching delay); answers once
+    // the tiles the change touches are dropped, so that the client's next tile fetch
+    // shows it.
     tokio::task::spawn_blocking(move || {
-        tiles.change_and_wait(|engine| {
+        tiles.change_and_wait(Box::new(move |engine| {
             let mut areas = Vec::new();
             match change {
                 Applied::Upsert(incident, _, _) => {
@@ -304,8 +305,8 @@ async fn apply(state: &AppState, change: Applied) -> Result<(), ApiError> {
                     }
                 }
             }
-            ((), IncidentChange::Areas(areas))
-        })
+            IncidentChange::Areas(areas)
+        }))
     })
     .await
     .map_err(|_| ApiError::Internal("engine update failed".into()))?;
@@ -318,18 +319,14 @@ enum Applied {
     Remove(i64, i32, [Option<RegionCode>; 3]),
 }
 
-/// Ends a write: its history entry, its idempotency key, and the notice that tells
-/// other servers on the database (delivered at commit).
+/// Ends an edit or a deletion: its history entry.
 async fn finish(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    state: &AppState,
     entry: (i64, i32, &str, i64, Option<&str>),
     before: Option<&Value>,
     after: Option<&Value>,
-    key: Option<(&str, &[u8])>,
 ) -> Result<(), ApiError> {
-    let notice = format!("incident:{}:{:x}", entry.0, state.instance);
-    incident_rows::finish_write(tx, entry, before, after, key, crate::service::CHANGES_CHANNEL, &notice).await?;
+    incident_rows::record_history(tx, entry, before, after).await?;
     Ok(())
 }
 
@@ -388,10 +385,27 @@ async fn create(
     let placed = place(state.read().index(), &fields)?;
     check_write_scope(&caller, &placed.placement)?;
     let request_hash = Sha256::digest(&body).to_vec();
-    let mut tx = state.pool.begin().await?;
-    if let Some(key) = &key {
-        if let Some((id, hash)) = incident_rows::claim_key(&mut tx, caller.id, key).await? {
-            tx.rollback().await?;
+    // The incident as it will show, but for what the database sets (id, times).
+    let now = Utc::now();
+    let after = feature(&Record {
+        id: 0,
+        fields: fields.clone(),
+        placement: placed.placement.clone(),
+        reporter: Some(caller.username.clone()),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    });
+    let new = NewRecord {
+        fields: &fields,
+        placement: &placed.placement,
+        reporter: (caller.id, &caller.username),
+        key: key.as_deref().map(|k| (k, request_hash.as_slice())),
+        after: &after,
+    };
+    let record = match incident_rows::create(&state.pool, new).await? {
+        Created::New(record) => *record,
+        Created::Replayed(id, hash) => {
             if hash != request_hash {
                 return Err(field_error(
                     "Idempotency-Key",
@@ -403,13 +417,8 @@ async fn create(
             response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
             return Ok(response);
         }
-    }
-    let record = incident_rows::insert(&mut tx, &fields, &placed.placement, caller.id).await?;
-    let after = feature(&record);
-    let key = key.as_deref().map(|k| (k, request_hash.as_slice()));
-    let entry = (record.id, record.version, "create", caller.id, None);
-    finish(&mut tx, &state, entry, None, Some(&after), key).await?;
-    tx.commit().await?;
+    };
+    state.notifier.changed(record.id);
     let incident = engine_incident(&record, &placed);
     apply(&state, Applied::Upsert(Box::new(incident), Box::new(record.clone()), "create")).await?;
     let mut response = with_etag(StatusCode::CREATED, &record);
@@ -590,8 +599,9 @@ async fn edit(
     };
     let (old, new) = (feature(&before), feature(&record));
     let entry = (id, record.version, "update", caller.id, reason.as_deref());
-    finish(&mut tx, &state, entry, Some(&old), Some(&new), None).await?;
+    finish(&mut tx, entry, Some(&old), Some(&new)).await?;
     tx.commit().await?;
+    state.notifier.changed(id);
     let incident = engine_incident(&record, &placed);
     apply(&state, Applied::Upsert(Box::new(incident), Box::new(record.clone()), "update")).await?;
     Ok(with_etag(StatusCode::OK, &record))
@@ -638,8 +648,9 @@ async fn remove(
     let Some(version) = incident_rows::delete(&mut tx, id, wanted).await? else {
         return Err(refused(tx, id).await);
     };
-    finish(&mut tx, &state, (id, version, "delete", caller.id, None), Some(&feature(&before)), None, None).await?;
+    finish(&mut tx, (id, version, "delete", caller.id, None), Some(&feature(&before)), None).await?;
     tx.commit().await?;
+    state.notifier.changed(id);
     apply(&state, Applied::Remove(id, version, before.placement.codes.clone())).await?;
     Ok(StatusCode::NO_CONTENT)
 }

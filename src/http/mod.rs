@@ -71,6 +71,8 @@ pub struct AppState {
     pub cpu: Arc<tokio::sync::Semaphore>,
     /// The web map's directory and whether this server serves training data.
     pub web: Arc<web::WebConfig>,
+    /// Tells the other servers on the database of committed incident changes.
+    pub notifier: Arc<crate::db::notify::Notifier>,
 }
 
 /// HTTP settings beyond the routes.
@@ -118,6 +120,7 @@ impl AppState {
             token_ttl: chrono::Duration::hours(12),
             instance: u64::from_le_bytes(instance),
             web: Arc::default(),
+            notifier: Arc::default(),
             metrics: Arc::default(),
             db: Arc::default(),
             http: Arc::default(),
@@ -188,6 +191,7 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let (db, pool) = (Arc::clone(&state.db), state.pool.clone());
     tokio::spawn(async move { db.watch(pool).await });
+    state.notifier.start(state.pool.clone(), crate::service::CHANGES_CHANNEL, state.instance);
     let publisher = state.clone();
     tokio::spawn(crate::service::follow_changes(
         state.pool.clone(),

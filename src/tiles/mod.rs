@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod coord;
+mod pbf;
 mod render;
 pub mod shapes;
 mod view;
@@ -345,8 +346,8 @@ pub enum TileError {
     },
 }
 
-/// Vertices of clipped region polygons kept: 16 M, 128 MB (8 bytes each).
-const MAX_CLIPPED_VERTICES: usize = 16 << 20;
+/// Bytes of clipped region polygons (encoded geometry) kept: 64 MB.
+const MAX_CLIPPED_BYTES: usize = 64 << 20;
 
 /// Cluster hulls are recomputed at most this often (DBSCAN over every incident of the
 /// window takes a while); tiles of the cluster layer follow within this delay, or
@@ -372,7 +373,7 @@ pub struct Tiles {
     synced: AtomicU64,
     views: Mutex<Views>,
     /// Region polygons clipped to tiles, by level slot and tile (see
-    /// [`render::ClippedRegions`]), and the vertices they hold.
+    /// [`render::ClippedRegions`]), and the bytes they hold.
     clips: Mutex<(HashMap<(usize, TileCoord), Arc<render::ClippedRegions>>, usize)>,
     /// Tiles being rendered, each with the lock its renderer holds.
     rendering: Mutex<HashMap<TileKey, Arc<Mutex<()>>>>,
@@ -386,10 +387,17 @@ pub struct Tiles {
     listener: OnceLock<LevelListener>,
 }
 
+/// A change of the engine queued to be applied with its batch: returns what it did to
+/// incidents.
+pub type Queued = Box<dyn FnOnce(&mut Engine) -> IncidentChange + Send>;
+
 /// Changes awaiting their bookkeeping, numbered by batch.
 #[derive(Default)]
 struct Pending {
+    /// Changes made already (with what they did to incidents).
     changes: Option<Vec<IncidentChange>>,
+    /// Changes to make with the batch, in order, under one write lock.
+    queued: Vec<Queued>,
     /// The batch now gathering (or the last one).
     batch: u64,
     /// The last batch done.
@@ -562,7 +570,7 @@ impl Tiles {
     }
 
     /// The regions of `level` clipped to the tile at `coord`, made by `make` unless
-    /// kept. At most [`MAX_CLIPPED_VERTICES`] are kept (all are dropped when a new
+    /// kept. At most [`MAX_CLIPPED_BYTES`] are kept (all are dropped when a new
     /// one would pass it: they are remade on demand).
     fn clipped_regions(
         &self,
@@ -575,13 +583,13 @@ impl Tiles {
             return Arc::clone(clipped);
         }
         let clipped = Arc::new(make());
-        let vertices = clipped.vertices();
+        let bytes = clipped.bytes();
         let mut clips = lock(&self.clips);
-        if clips.1 + vertices > MAX_CLIPPED_VERTICES {
+        if clips.1 + bytes > MAX_CLIPPED_BYTES {
             *clips = (HashMap::new(), 0);
         }
         if clips.0.insert(key, Arc::clone(&clipped)).is_none() {
-            clips.1 += vertices;
+            clips.1 += bytes;
         }
         clipped
     }
@@ -597,51 +605,65 @@ impl Tiles {
     /// dropped (a burst of changes is handled at once). A tile whose render overlaps
     /// that bookkeeping and which it drops is not cached.
     pub fn change<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
-        self.change_in_batch(change).0
+        let (out, incidents) = change(&mut write(&self.engine));
+        self.join_batch(|pending| pending.changes.get_or_insert_with(Vec::new).push(incidents));
+        out
     }
 
-    /// As [`Tiles::change`], then waits until its batch is done: a tile fetched after
+    /// Queues a change of the engine to be made with the next batch of bookkeeping,
+    /// together with the others queued (one write lock for all: a stream of single
+    /// writes would otherwise each wait for the renders holding the engine, and make
+    /// every render after them wait too). Returns the batch's number.
+    pub fn queue(self: &Arc<Self>, change: Queued) -> u64 {
+        self.join_batch(|pending| pending.queued.push(change))
+    }
+
+    /// As [`Tiles::queue`], then waits until its batch is done: a tile fetched after
     /// it returns shows the change.
-    pub fn change_and_wait<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
-        let (out, batch) = self.change_in_batch(change);
+    pub fn change_and_wait(self: &Arc<Self>, change: Queued) {
+        let batch = self.queue(change);
         let mut pending = lock(&self.pending);
         while pending.done < batch {
             pending = self.wake.wait(pending).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        out
     }
 
-    fn change_in_batch<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> (T, u64) {
-        let (out, incidents) = change(&mut write(&self.engine));
+    /// Adds to the batch now gathering (`add`), opening one when none is: its
+    /// bookkeeping is done at once after a quiet spell, under a stream of changes one
+    /// [`SYNC_PERIOD`] after the last. Returns the batch's number.
+    fn join_batch(self: &Arc<Self>, add: impl FnOnce(&mut Pending)) -> u64 {
         let mut pending = lock(&self.pending);
-        match pending.changes.as_mut() {
-            Some(list) => list.push(incidents),
-            None => {
-                pending.changes = Some(vec![incidents]);
-                pending.batch += 1;
-                let now = Instant::now();
-                pending.opened = Some(now);
-                // The first change after a quiet spell is done at once; under a stream
-                // of changes, one batch every SYNC_PERIOD.
-                let wait = pending.last_sync.map_or(Duration::ZERO, |last| SYNC_PERIOD.saturating_sub(now - last));
-                let tiles = Arc::clone(self);
-                std::thread::spawn(move || {
-                    std::thread::sleep(wait);
-                    tiles.sync();
-                });
-            }
+        let open = pending.changes.is_some() || !pending.queued.is_empty();
+        add(&mut pending);
+        if !open {
+            pending.batch += 1;
+            let now = Instant::now();
+            pending.opened = Some(now);
+            let wait = pending.last_sync.map_or(Duration::ZERO, |last| SYNC_PERIOD.saturating_sub(now - last));
+            let tiles = Arc::clone(self);
+            std::thread::spawn(move || {
+                std::thread::sleep(wait);
+                tiles.sync();
+            });
         }
-        (out, pending.batch)
+        pending.batch
     }
 
     /// The bookkeeping of the pending changes.
     fn sync(self: &Arc<Self>) {
-        let (batch, number, opened) = {
+        let (mut batch, queued, number, opened) = {
             let mut pending = lock(&self.pending);
-            let Some(batch) = pending.changes.take() else { return };
+            let (made, queued) = (pending.changes.take(), std::mem::take(&mut pending.queued));
+            if made.is_none() && queued.is_empty() {
+                return;
+            }
             pending.last_sync = Some(Instant::now());
-            (batch, pending.batch, pending.opened.take())
+            (made.unwrap_or_default(), queued, pending.batch, pending.opened.take())
         };
+        if !queued.is_empty() {
+            let mut engine = write(&self.engine);
+            batch.extend(queued.into_iter().map(|change| change(&mut engine)));
+        }
         let engine = read(&self.engine);
         let changes = lock(&self.views).update(&engine);
         let boxes = |ids: &[RegionId]| {

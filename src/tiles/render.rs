@@ -1,11 +1,13 @@
 //! Rendering one tile: the layers of its source at its zoom, as Mapbox Vector Tile 2.1
 //! (extent 4096, 64 units of buffer; geometry commands, zigzag deltas and the
-//! per-layer deduplicated keys and values are the `mvt` crate's encoding).
+//! per-layer deduplicated keys and values are the `mvt` crate's encoding, but for the
+//! region layers, written by [`super::pbf`] from geometry encoded once per tile).
 
 use geo::{BoundingRect, Geometry, Intersects, Rect};
 use mvt::{GeomEncoder, GeomType};
 
 use super::coord::{project, world_size, TileCoord, BUFFER, EXTENT};
+use super::pbf::{polygon_commands, LayerWriter, TagValue};
 use super::shapes::{clip_line, snap_polygon, IntPoint, IntShape, PixelBox, PixelShape};
 use super::view::{hundredths, severe_count, tenths, View};
 use super::{Layer, Tiles};
@@ -105,19 +107,20 @@ impl Frame {
     }
 }
 
-/// The regions of one level in one tile with their polygons clipped to it: what a
-/// region layer draws, but for the attributes. Boundaries do not change while the
-/// server runs, so this outlives the tiles made from it (which every change of a
-/// region's figures drops) and makes their next render mostly encoding.
+/// The regions of one level in one tile with their polygons clipped to it and encoded
+/// as geometry commands: what a region layer draws, but for the attributes. Boundaries
+/// do not change while the server runs, so this outlives the tiles made from it (which
+/// every change of a region's figures drops), and their next render writes only
+/// attributes.
 pub(super) struct ClippedRegions {
-    /// Regions, in drawing order, each with its clipped polygons.
-    regions: Vec<(RegionId, Vec<IntShape>)>,
+    /// Regions, in drawing order, each with its geometry commands (not empty).
+    regions: Vec<(RegionId, Vec<u8>)>,
 }
 
 impl ClippedRegions {
-    /// Vertices held, for the bound of their cache.
-    pub(super) fn vertices(&self) -> usize {
-        self.regions.iter().flat_map(|(_, p)| p).flatten().map(Vec::len).sum::<usize>() + self.regions.len()
+    /// Bytes held, for the bound of their cache.
+    pub(super) fn bytes(&self) -> usize {
+        self.regions.iter().map(|(_, g)| g.len() + std::mem::size_of::<(RegionId, Vec<u8>)>()).sum()
     }
 }
 
@@ -132,11 +135,17 @@ pub(super) fn render_layer(
     coord: TileCoord,
 ) -> Result<Vec<u8>, mvt::Error> {
     let frame = Frame::new(coord);
+    match layer {
+        Layer::Region(level) => return Ok(region_layer(layer, tiles, engine, view, &frame, level, false)),
+        Layer::HotspotRegions => {
+            return Ok(region_layer(layer, tiles, engine, view, &frame, Layer::hotspot_level(coord.z), true))
+        }
+        Layer::Incidents | Layer::HotspotClusters => {}
+    }
     let mut tile = mvt::Tile::new(EXTENT as u32);
     let out = tile.create_layer(layer.name());
     let out = match layer {
-        Layer::Region(level) => region_layer(out, tiles, engine, view, &frame, level, false)?,
-        Layer::HotspotRegions => region_layer(out, tiles, engine, view, &frame, Layer::hotspot_level(coord.z), true)?,
+        Layer::Region(_) | Layer::HotspotRegions => unreachable!("written above"),
         Layer::Incidents => incident_layer(out, tiles, engine, view, scope, &frame)?,
         Layer::HotspotClusters => cluster_layer(out, view, &frame)?,
     };
@@ -176,46 +185,48 @@ fn regions_in(engine: &Engine, level: RegionLevel, bounds: Rect<f64>) -> Vec<Reg
 /// the tile, clipped there (as `ST_AsMVTGeom` with a buffer and Martin ship them: a
 /// neighbour's edge drawn across the tile border), unless it collapses there.
 fn region_layer(
-    mut layer: mvt::Layer,
+    layer: Layer,
     tiles: &Tiles,
     engine: &Engine,
     view: &View,
     frame: &Frame,
     level: RegionLevel,
     hotspots: bool,
-) -> Result<mvt::Layer, mvt::Error> {
+) -> Vec<u8> {
     let snapshot = view.snapshot(engine);
     let clipped = tiles.clipped_regions(level, frame.coord, || clip_regions(tiles, engine, frame, level));
     let wanted = |id: RegionId| !hotspots || view.gi[id as usize].bin != 0;
-    let mut features = Vec::with_capacity(clipped.regions.len());
-    for (id, polygons) in clipped.regions.iter().filter(|(id, _)| wanted(*id)) {
-        if let Some(geometry) = frame.encode(polygons)? {
-            features.push((*id, geometry));
-        }
-    }
-    for (id, geometry) in features {
+    let mut out = LayerWriter::new(layer.name());
+    for (id, geometry) in clipped.regions.iter().filter(|(id, _)| wanted(*id)) {
+        let id = *id;
         let region = engine.index().region(id);
         let gi = view.gi[id as usize];
-        let mut feature = layer.into_feature(geometry);
-        feature.set_id(tiles.pyramid.feature_ids[id as usize]);
-        feature.add_tag_string("kode", region.code.as_str());
-        feature.add_tag_string("nama", &region.name);
-        feature.add_tag_string("level", level.as_str());
+        let feature_id = tiles.pyramid.feature_ids[id as usize];
+        let named = [
+            ("kode", TagValue::Str(region.code.as_str())),
+            ("nama", TagValue::Str(&region.name)),
+            ("level", TagValue::Str(level.as_str())),
+        ];
         if hotspots {
-            feature.add_tag_sint("hotspot_bin", i64::from(gi.bin));
-            feature.add_tag_double("z", hundredths(gi.z) as f64 / 100.0);
-            feature.add_tag_double("p", hundredths(gi.p) as f64 / 100.0);
+            let figures = [
+                ("hotspot_bin", TagValue::Sint(i64::from(gi.bin))),
+                ("z", TagValue::Double(hundredths(gi.z) as f64 / 100.0)),
+                ("p", TagValue::Double(hundredths(gi.p) as f64 / 100.0)),
+            ];
+            out.polygon(feature_id, &[named.as_slice(), &figures].concat(), geometry);
         } else {
             let (standing, stats) = (snapshot.standings[id as usize], &snapshot.stats[id as usize]);
-            feature.add_tag_string("risk_level", standing.level.as_str());
-            feature.add_tag_double("score", tenths(standing.score) as f64 / 10.0);
-            feature.add_tag_uint("incident_count", u64::from(stats.count));
-            feature.add_tag_uint("severe_count", u64::from(severe_count(stats)));
-            feature.add_tag_sint("hotspot_bin", i64::from(gi.bin));
+            let figures = [
+                ("risk_level", TagValue::Str(standing.level.as_str())),
+                ("score", TagValue::Double(tenths(standing.score) as f64 / 10.0)),
+                ("incident_count", TagValue::Uint(u64::from(stats.count))),
+                ("severe_count", TagValue::Uint(u64::from(severe_count(stats)))),
+                ("hotspot_bin", TagValue::Sint(i64::from(gi.bin))),
+            ];
+            out.polygon(feature_id, &[named.as_slice(), &figures].concat(), geometry);
         }
-        layer = feature.into_layer();
     }
-    Ok(layer)
+    out.into_tile()
 }
 
 /// The regions of `level` in the tile with their polygons clipped to it (see
@@ -242,15 +253,14 @@ fn clip_regions(tiles: &Tiles, engine: &Engine, frame: &Frame, level: RegionLeve
             let y = shape.bbox.min_y.clamp(oy, oy + EXTENT - 1);
             polygons = frame.clip_shape(&PixelShape::square(x, y));
         }
-        regions.push((id, polygons));
+        regions.push((id, polygon_commands(&polygons, frame.origin)));
     }
     for id in buffer_only {
         let Some(shape) = shapes.get(&id).filter(|s| !s.collapsed) else { continue };
         let polygons = frame.clip_shape(shape);
-        if !polygons.is_empty() {
-            regions.push((id, polygons));
-        }
+        regions.push((id, polygon_commands(&polygons, frame.origin)));
     }
+    regions.retain(|(_, geometry)| !geometry.is_empty());
     ClippedRegions { regions }
 }
 
