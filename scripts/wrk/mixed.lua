@@ -2,7 +2,8 @@
 -- a tile of $WRK_TILES, z/x/y per line, from the `sipks` or `kabupaten_kota` source,
 -- gzip accepted as a browser does), the regencies' risk (/api/risk, 10 %) or a new
 -- incident (5 %: POST /api/incidents as a nasional user, $WRK_TOKEN, at one of the land
--- points of $WRK_POINTS moved a little, with its own Idempotency-Key).
+-- points of $WRK_POINTS moved a little, that occurred in the last week, with its own
+-- Idempotency-Key).
 --
 -- Run with one connection per thread (wrk -tN -cN): each response() then follows its
 -- own request(), so the script times every request by its kind (CLOCK_MONOTONIC
@@ -79,9 +80,12 @@ function request()
     local p = points[math.random(#points)]
     local body = string.format(
       '{"type":"Feature","geometry":{"type":"Point","coordinates":[%.6f,%.6f]},' ..
-      '"properties":{"category":"ekonomi","severity":%d,"occurred_at":"2026-01-05T10:00:00+07:00",' ..
+      '"properties":{"category":"ekonomi","severity":%d,"occurred_at":"%s",' ..
       '"source":"beban campuran","description":"uji beban campuran"}}',
-      p[1] + (math.random() - 0.5) * 0.002, p[2] + (math.random() - 0.5) * 0.002, math.random(5))
+      p[1] + (math.random() - 0.5) * 0.002, p[2] + (math.random() - 0.5) * 0.002, math.random(5),
+      -- Within the last week, as operators record what just happened: inside the
+      -- map's window, so that each write changes its region's figures and tiles.
+      os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - math.random(0, 7 * 86400)))
     req = wrk.format("POST", "/api/incidents", {
       ["Content-Type"] = "application/geo+json",
       ["Authorization"] = "Bearer " .. token,
