@@ -64,6 +64,31 @@ impl EncodedTile {
     pub fn has_gzip(&self) -> bool {
         self.gzip.get().is_some()
     }
+
+    /// The tile made of `parts`, with its gzip encoding made of theirs (each part's
+    /// compressed once, see [`LayerPart::deflated`]).
+    pub fn of_parts(parts: &[&LayerPart]) -> EncodedTile {
+        let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.bytes.len()).sum());
+        for part in parts {
+            bytes.extend_from_slice(&part.bytes);
+        }
+        let tile = EncodedTile::new(bytes);
+        let mut gzip = Vec::with_capacity(parts.iter().map(|p| p.deflated().data.len()).sum::<usize>() + 20);
+        // Header: deflate, no flags, no time, unknown system.
+        gzip.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+        let mut crc = crc32fast::Hasher::new();
+        for part in parts.iter().filter(|p| !p.bytes.is_empty()) {
+            let deflated = part.deflated();
+            gzip.extend_from_slice(&deflated.data);
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(deflated.crc, part.bytes.len() as u64));
+        }
+        // An empty last block (fixed codes: BFINAL, BTYPE 01, end of block).
+        gzip.extend_from_slice(&[0x03, 0x00]);
+        gzip.extend_from_slice(&crc.finalize().to_le_bytes());
+        gzip.extend_from_slice(&(tile.bytes.len() as u32).to_le_bytes());
+        let _ = tile.gzip.set(Bytes::from(gzip));
+        tile
+    }
 }
 
 impl Weighed for EncodedTile {
@@ -92,11 +117,74 @@ pub struct LayerKey {
 /// whose only field is the repeated layer, so the bytes of one-layer tiles put end to
 /// end are the bytes of the tile with all of them.
 #[derive(Debug)]
-pub struct LayerPart(pub Vec<u8>);
+pub struct LayerPart {
+    /// The encoding.
+    pub bytes: Vec<u8>,
+    deflated: OnceLock<Deflated>,
+}
+
+/// A part's bytes compressed as raw deflate blocks ending in a sync flush (byte-aligned,
+/// not final), so that the blocks of several parts put end to end, with a last empty
+/// block, are the deflate stream of the tile; and the CRC-32 of its bytes. A change then
+/// compresses only the layers it re-renders, not the tile around them.
+#[derive(Debug)]
+struct Deflated {
+    data: Vec<u8>,
+    crc: u32,
+}
+
+impl LayerPart {
+    /// A part of these bytes.
+    pub fn new(bytes: Vec<u8>) -> LayerPart {
+        LayerPart { bytes, deflated: OnceLock::new() }
+    }
+
+    fn deflated(&self) -> &Deflated {
+        self.deflated.get_or_init(|| Deflated { data: deflate_flushed(&self.bytes), crc: crc32fast::hash(&self.bytes) })
+    }
+}
+
+/// `bytes` as raw deflate (fastest level) ending in a sync flush; empty for no bytes.
+fn deflate_flushed(bytes: &[u8]) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
+    if bytes.is_empty() {
+        return out;
+    }
+    let mut compress = Compress::new(Compression::fast(), false);
+    loop {
+        let consumed = compress.total_in() as usize;
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(1024));
+        }
+        if compress.compress_vec(&bytes[consumed..], &mut out, FlushCompress::Sync).is_err() {
+            // Compressing into a Vec does not fail; were it to, the part is stored.
+            return stored(bytes);
+        }
+        // Done when all is in and the flush did not fill the room it had.
+        if compress.total_in() as usize == bytes.len() && out.len() < out.capacity() {
+            return out;
+        }
+    }
+}
+
+/// `bytes` as stored (uncompressed) deflate blocks, not final.
+fn stored(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 65535 * 5 + 5);
+    for chunk in bytes.chunks(65535) {
+        let len = chunk.len() as u16;
+        out.push(0);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
 
 impl Weighed for LayerPart {
     fn cost(&self) -> usize {
-        self.0.len() + 64
+        // The compressed copy, once made, is about a third.
+        self.bytes.len() + self.bytes.len() / 3 + 64
     }
 }
 
@@ -284,6 +372,34 @@ mod tests {
 
     fn key(x: u32) -> TileKey {
         TileKey { source: Source::Provinsi, coord: TileCoord { z: 10, x, y: 0 }, window: None, scope: 0 }
+    }
+
+    #[test]
+    fn a_tile_compressed_from_its_parts_decompresses_to_the_tile() {
+        use std::io::Read;
+        // Text-like, empty, incompressible (an LCG's bytes) and large parts.
+        let mut noise = Vec::with_capacity(200_000);
+        let mut x: u32 = 12345;
+        for _ in 0..200_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            noise.push((x >> 16) as u8);
+        }
+        let text: Vec<u8> = b"provinsi kabupaten_kota kecamatan ".repeat(5_000);
+        let parts = [LayerPart::new(text.clone()), LayerPart::new(Vec::new()), LayerPart::new(noise.clone())];
+        let tile = EncodedTile::of_parts(&parts.iter().collect::<Vec<_>>());
+        assert_eq!(tile.bytes, [text.as_slice(), noise.as_slice()].concat());
+        assert!(tile.has_gzip());
+        let gzip = tile.gzip();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(gzip.as_ref()).read_to_end(&mut back).expect("a valid gzip stream");
+        assert_eq!(back, tile.bytes, "the same bytes, CRC and length checked by the decoder");
+        assert!(gzip.len() < tile.bytes.len(), "compressed");
+        // A part shared by two tiles is compressed once.
+        let again = EncodedTile::of_parts(&[&parts[0]]);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(again.gzip().as_ref()).read_to_end(&mut back).expect("valid");
+        assert_eq!(back, text);
+        assert!(EncodedTile::of_parts(&[]).bytes.is_empty());
     }
 
     #[test]

@@ -554,17 +554,14 @@ impl Tiles {
                 if let Err(token) = *part {
                     let bytes = render::render_layer(self, &engine, &view, scope, key.layer, coord)
                         .map_err(|error| TileError::Encoding { tiles: source, coord, error })?;
-                    let rendered = Arc::new(LayerPart(bytes));
+                    let rendered = Arc::new(LayerPart::new(bytes));
                     self.layers.finish(*key, token, Arc::clone(&rendered));
                     *part = Ok(rendered);
                 }
             }
         }
-        let mut bytes = Vec::new();
-        for part in parts.iter().filter_map(|(_, part)| part.as_ref().ok()) {
-            bytes.extend_from_slice(&part.0);
-        }
-        let tile = Arc::new(EncodedTile::new(bytes));
+        let parts: Vec<&LayerPart> = parts.iter().filter_map(|(_, part)| part.as_deref().ok()).collect();
+        let tile = Arc::new(EncodedTile::of_parts(&parts));
         self.cache.finish(key, token, Arc::clone(&tile));
         Ok(tile)
     }
