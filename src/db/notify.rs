@@ -7,7 +7,8 @@
 //! transactions that NOTIFY (a global lock held through each commit's WAL flush), so
 //! every write waited for the flushes of those before it; under a stream of writes that
 //! was most of their time. The price: a server killed between a commit and its notice
-//! leaves the others without it until their full refresh (every minute).
+//! leaves the others without that change until they reload (restart, or reconnect
+//! their LISTEN connection); the write itself is committed.
 
 use std::sync::OnceLock;
 
