@@ -184,9 +184,7 @@ pub async fn follow_changes(
         while let Ok(Some(notification)) = listener.try_recv().await {
             if let Some((ids, from)) = db::notify::parse(notification.payload()) {
                 if from != instance {
-                    for id in ids {
-                        follow_incident(&pool, &engine, &tiles, id, &on_incident).await;
-                    }
+                    follow_incidents(&pool, &engine, &tiles, &ids, &on_incident).await;
                 }
                 continue;
             }
@@ -213,11 +211,7 @@ async fn catch_up_start(
 ) {
     match db::incidents::changed_within(pool, START_CATCH_UP).await {
         Ok(ids) if ids.len() > CATCH_UP_ONE_BY_ONE => reload_all(pool, engine, tiles).await,
-        Ok(ids) => {
-            for id in ids {
-                follow_incident(pool, engine, tiles, id, on_incident).await;
-            }
-        }
+        Ok(ids) => follow_incidents(pool, engine, tiles, &ids, on_incident).await,
         Err(e) => tracing::warn!(error = %e, "cannot catch up with the changes made during start-up"),
     }
 }
@@ -254,36 +248,40 @@ async fn reload_all(pool: &PgPool, engine: &Arc<RwLock<Engine>>, tiles: &Arc<Til
     }
 }
 
-/// Applies one incident changed by another server: its current state, or its removal.
-async fn follow_incident(
+/// Applies incidents changed by another server: each one's current state, or its
+/// removal. The changes are queued with this server's own writes, in the order they
+/// arrive (a change applied at once could be overtaken by an older local one still
+/// queued), and the events are sent once their batch is done.
+async fn follow_incidents(
     pool: &PgPool,
     engine: &Arc<RwLock<Engine>>,
     tiles: &Arc<Tiles>,
-    id: i64,
+    ids: &[i64],
     on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
 ) {
     let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
-    let incident = match db::incidents::load_one(pool, &index, id).await {
-        Ok(incident) => incident,
-        Err(e) => {
-            tracing::warn!(error = %e, id, "cannot read a changed incident");
-            return;
-        }
-    };
-    let codes_of = |incident: &crate::engine::store::Incident| {
-        incident.assignment.regions.map(|r| r.map(|id| index.region(id).code.clone()))
-    };
-    let deleted = incident.is_none();
-    let codes = match &incident {
-        Some(incident) => codes_of(incident),
-        None => {
-            let engine = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            engine.incidents().get(id).map(codes_of).unwrap_or_default()
-        }
-    };
-    let tiles = Arc::clone(tiles);
-    let applied = tokio::task::spawn_blocking(move || {
-        tiles.change(|engine| {
+    let mut followed = Vec::new();
+    let mut last_batch = None;
+    for &id in ids {
+        let incident = match db::incidents::load_one(pool, &index, id).await {
+            Ok(incident) => incident,
+            Err(e) => {
+                tracing::warn!(error = %e, id, "cannot read a changed incident");
+                continue;
+            }
+        };
+        let codes_of = |incident: &crate::engine::store::Incident| {
+            incident.assignment.regions.map(|r| r.map(|id| index.region(id).code.clone()))
+        };
+        let deleted = incident.is_none();
+        let codes = match &incident {
+            Some(incident) => codes_of(incident),
+            None => {
+                let engine = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                engine.incidents().get(id).map(codes_of).unwrap_or_default()
+            }
+        };
+        last_batch = Some(tiles.queue(Box::new(move |engine| {
             let mut areas = Vec::new();
             if let Some(old) = engine.incidents().get(id) {
                 areas.push(incident_area(old));
@@ -297,12 +295,16 @@ async fn follow_incident(
                     engine.remove(id);
                 }
             }
-            ((), IncidentChange::Areas(areas))
-        })
-    })
-    .await;
-    if applied.is_ok() {
-        on_levels(id, codes, deleted);
+            IncidentChange::Areas(areas)
+        })));
+        followed.push((id, codes, deleted));
+    }
+    let Some(batch) = last_batch else { return };
+    let waiting = Arc::clone(tiles);
+    if tokio::task::spawn_blocking(move || waiting.wait_for(batch)).await.is_ok() {
+        for (id, codes, deleted) in followed {
+            on_levels(id, codes, deleted);
+        }
     }
 }
 

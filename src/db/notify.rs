@@ -15,6 +15,9 @@ use std::sync::OnceLock;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
+/// How often a notice is tried before it is given up.
+const SEND_ATTEMPTS: u32 = 3;
+
 /// Bytes of a payload, below PostgreSQL's limit of 8000.
 const MAX_PAYLOAD: usize = 7900;
 
@@ -38,10 +41,19 @@ impl Notifier {
                     ids.push(id);
                 }
                 for payload in payloads(ids, instance) {
-                    let sent =
-                        sqlx::query("select pg_notify($1, $2)").bind(channel).bind(&payload).execute(&pool).await;
-                    if let Err(e) = sent {
-                        tracing::warn!(error = %e, payload, "change notice not sent; other servers see it at their next refresh");
+                    // A notice that cannot be sent (no connection within the pool's
+                    // wait, the database restarting) is tried again a few times; the
+                    // other servers reload everything when their own connection to the
+                    // database comes back.
+                    for attempt in 1..=SEND_ATTEMPTS {
+                        let query = sqlx::query("select pg_notify($1, $2)").bind(channel).bind(&payload);
+                        match query.execute(&pool).await {
+                            Ok(_) => break,
+                            Err(e) if attempt == SEND_ATTEMPTS => {
+                                tracing::warn!(error = %e, payload, "change notice not sent; other servers miss it until they reload")
+                            }
+                            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                        }
                     }
                 }
             }

@@ -382,6 +382,8 @@ pub struct Tiles {
     /// Changes applied to the engine whose tile bookkeeping (figures, Gi*, dropping
     /// cached tiles) is still to do: batched, so that a burst of writes pays it once.
     pending: Mutex<Pending>,
+    /// Held while a batch is done (one at a time, in order).
+    syncing: Mutex<()>,
     wake: std::sync::Condvar,
     /// Told of every risk-level change: (region, before, after).
     listener: OnceLock<LevelListener>,
@@ -407,6 +409,21 @@ struct Pending {
     /// When the last batch was taken up.
     last_sync: Option<Instant>,
     lag: Lag,
+}
+
+/// Marks a batch done and wakes its writers when dropped (also by a panic).
+struct Release<'a> {
+    tiles: &'a Tiles,
+    number: u64,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let mut pending = lock(&self.tiles.pending);
+        pending.done = pending.done.max(self.number);
+        drop(pending);
+        self.tiles.wake.notify_all();
+    }
 }
 
 /// How long changes took to show: from their write to the engine until figures, Gi*
@@ -452,6 +469,7 @@ impl Tiles {
             rendering: Mutex::default(),
             clusters: Mutex::new((false, false)),
             pending: Mutex::new(Pending::default()),
+            syncing: Mutex::default(),
             wake: std::sync::Condvar::new(),
             listener: OnceLock::new(),
         })
@@ -619,6 +637,11 @@ impl Tiles {
     /// it returns shows the change.
     pub fn change_and_wait(self: &Arc<Self>, change: Queued) {
         let batch = self.queue(change);
+        self.wait_for(batch);
+    }
+
+    /// Waits until batch `batch` (of [`Tiles::queue`]) is done.
+    pub fn wait_for(&self, batch: u64) {
         let mut pending = lock(&self.pending);
         while pending.done < batch {
             pending = self.wake.wait(pending).unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -648,6 +671,10 @@ impl Tiles {
 
     /// The bookkeeping of the pending changes.
     fn sync(self: &Arc<Self>) {
+        // One batch at a time, in order: a batch taken up while the one before still
+        // waits for the engine's lock must not make its changes first, nor mark the
+        // earlier batch's writes done.
+        let _one_at_a_time = lock(&self.syncing);
         let (mut batch, queued, number, opened) = {
             let mut pending = lock(&self.pending);
             let (made, queued) = (pending.changes.take(), std::mem::take(&mut pending.queued));
@@ -657,9 +684,17 @@ impl Tiles {
             pending.last_sync = Some(Instant::now());
             (made.unwrap_or_default(), queued, pending.batch, pending.opened.take())
         };
+        // Whatever happens below (a panic included), the batch's writers are released.
+        let _release = Release { tiles: self, number };
         if !queued.is_empty() {
             let mut engine = write(&self.engine);
-            batch.extend(queued.into_iter().map(|change| change(&mut engine)));
+            for change in queued {
+                let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change(&mut engine)));
+                batch.push(made.unwrap_or_else(|_| {
+                    tracing::error!("a change of the engine failed; its incidents show again after a reload");
+                    IncidentChange::All
+                }));
+            }
         }
         let engine = read(&self.engine);
         let changes = lock(&self.views).update(&engine);
@@ -719,7 +754,6 @@ impl Tiles {
         }
         self.synced.fetch_add(1, Ordering::AcqRel);
         let mut pending = lock(&self.pending);
-        pending.done = pending.done.max(number);
         if let Some(opened) = opened {
             let seconds = opened.elapsed().as_secs_f64();
             pending.lag.batches += 1;
@@ -727,7 +761,6 @@ impl Tiles {
             pending.lag.max_seconds = pending.lag.max_seconds.max(seconds);
         }
         drop(pending);
-        self.wake.notify_all();
     }
 
     /// Recomputes the cluster hulls in the background, at most every
