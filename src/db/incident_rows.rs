@@ -177,40 +177,51 @@ pub struct NewRecord<'a> {
     pub after: &'a Value,
 }
 
+/// Binds what was stated and where it lies, in the order of the incidents table's
+/// columns from `geom` to `touched_codes` (16 parameters), as creation and edits store
+/// them.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    fields: &'q Fields,
+    placement: &'q Placement,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    let [kec, kab, prov] = codes(placement);
+    let touched: Vec<&str> = placement.touched.iter().map(RegionCode::as_str).collect();
+    query
+        .bind(fields.geometry.as_ref().map(wkb::write))
+        .bind(fields.region.as_ref().map(RegionCode::as_str))
+        .bind(fields.category.as_str())
+        .bind(i16::from(fields.severity.get()))
+        .bind(fields.status.as_str())
+        .bind(fields.occurred_at)
+        .bind(&fields.source)
+        .bind(&fields.description)
+        .bind(fields.casualties.meninggal)
+        .bind(fields.casualties.luka)
+        .bind(fields.casualties.pengungsi)
+        .bind(kec)
+        .bind(kab)
+        .bind(prov)
+        .bind(placement.at_sea)
+        .bind(touched)
+}
+
 /// Records an incident in one round trip and one transaction (the `create_incident`
 /// function of migration 0004): the idempotency check under the key's lock, the row,
 /// its history entry and its key.
 pub async fn create(pool: &PgPool, new: NewRecord<'_>) -> Result<Created, sqlx::Error> {
     let NewRecord { fields, placement, reporter, key, after } = new;
-    let [kec, kab, prov] = codes(placement);
-    let touched: Vec<&str> = placement.touched.iter().map(RegionCode::as_str).collect();
-    let (id, created_at, updated_at, replayed): CreatedRow = sqlx::query_as(
+    let query = sqlx::query(
         "select id, created_at, updated_at, replayed_hash
              from create_incident($1, $2, $3, $4, $5, $6::incident_category, $7, $8::incident_status, $9, $10, $11,
                                   $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(reporter.0)
     .bind(key.map(|k| k.0))
-    .bind(key.map(|k| k.1))
-    .bind(fields.geometry.as_ref().map(wkb::write))
-    .bind(fields.region.as_ref().map(RegionCode::as_str))
-    .bind(fields.category.as_str())
-    .bind(i16::from(fields.severity.get()))
-    .bind(fields.status.as_str())
-    .bind(fields.occurred_at)
-    .bind(&fields.source)
-    .bind(&fields.description)
-    .bind(fields.casualties.meninggal)
-    .bind(fields.casualties.luka)
-    .bind(fields.casualties.pengungsi)
-    .bind(kec)
-    .bind(kab)
-    .bind(prov)
-    .bind(placement.at_sea)
-    .bind(&touched)
-    .bind(after)
-    .fetch_one(pool)
-    .await?;
+    .bind(key.map(|k| k.1));
+    let row = bind_fields(query, fields, placement).bind(after).fetch_one(pool).await?;
+    let (id, created_at, updated_at, replayed): CreatedRow =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
     if let Some(hash) = replayed {
         return Ok(Created::Replayed(id, hash));
     }
@@ -237,9 +248,7 @@ pub async fn update(
     fields: &Fields,
     placement: &Placement,
 ) -> Result<Option<Record>, sqlx::Error> {
-    let [kec, kab, prov] = codes(placement);
-    let touched: Vec<&str> = placement.touched.iter().map(RegionCode::as_str).collect();
-    let done = sqlx::query(
+    let query = sqlx::query(
         "update incidents set
              geom = case when $3::bytea is null then null else st_setsrid(st_geomfromwkb($3), 4326) end,
              region_code = $4, category = $5::incident_category, severity = $6, status = $7::incident_status,
@@ -249,25 +258,8 @@ pub async fn update(
          where id = $1 and version = $2 and deleted_at is null",
     )
     .bind(id)
-    .bind(version)
-    .bind(fields.geometry.as_ref().map(wkb::write))
-    .bind(fields.region.as_ref().map(RegionCode::as_str))
-    .bind(fields.category.as_str())
-    .bind(i16::from(fields.severity.get()))
-    .bind(fields.status.as_str())
-    .bind(fields.occurred_at)
-    .bind(&fields.source)
-    .bind(&fields.description)
-    .bind(fields.casualties.meninggal)
-    .bind(fields.casualties.luka)
-    .bind(fields.casualties.pengungsi)
-    .bind(kec)
-    .bind(kab)
-    .bind(prov)
-    .bind(placement.at_sea)
-    .bind(&touched)
-    .execute(&mut **tx)
-    .await?;
+    .bind(version);
+    let done = bind_fields(query, fields, placement).execute(&mut **tx).await?;
     if done.rows_affected() == 0 {
         return Ok(None);
     }
