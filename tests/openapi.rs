@@ -29,7 +29,7 @@ use sipks::http::{app, AppState};
 /// calls them (logging in before what needs a token; recording the incident before
 /// reading, editing and deleting it; logging out last), with the user whose token it is
 /// called with where it documents the `bearer` security scheme.
-const OPERATIONS: [(&str, &str, Option<&str>); 37] = [
+const OPERATIONS: [(&str, &str, Option<&str>); 38] = [
     ("get", "/healthz", None),
     ("get", "/readyz", None),
     ("get", "/metrics", None),
@@ -39,6 +39,7 @@ const OPERATIONS: [(&str, &str, Option<&str>); 37] = [
     ("get", "/api/regions/{kode}/risk", None),
     ("get", "/api/hotspots", None),
     ("get", "/api/hotspots/clusters", None),
+    ("get", "/api/hotspots/emerging", None),
     ("get", "/tiles", None),
     ("get", "/tiles/{source}", None),
     ("get", "/styles/{name}", None),

@@ -376,7 +376,7 @@ pub fn apply_fdr(results: &mut [GiStar]) {
 /// routine CALERF), on `|x| ≤ 0.46875`, `≤ 4` and beyond.
 // The coefficients as published, digit for digit.
 #[allow(clippy::excessive_precision)]
-fn erfc(x: f64) -> f64 {
+pub(crate) fn erfc(x: f64) -> f64 {
     const A: [f64; 5] = [
         3.16112374387056560e0,
         1.13864154151050156e2,

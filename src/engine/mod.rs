@@ -4,10 +4,12 @@
 
 pub mod area;
 pub mod clusters;
+pub mod emerging;
 pub mod hotspots;
 pub mod regions;
 pub mod risk;
 pub mod store;
+pub mod trend;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

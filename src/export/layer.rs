@@ -32,17 +32,20 @@ pub enum Layer {
     Hotspots,
     /// DBSCAN clusters of incidents: their hulls.
     Clusters,
+    /// Emerging hot spot classes of the regions of a level over the last 52 weeks.
+    Emerging,
 }
 
 impl Layer {
     /// Every layer.
-    pub const ALL: [Layer; 6] = [
+    pub const ALL: [Layer; 7] = [
         Layer::Regions(RegionLevel::Provinsi),
         Layer::Regions(RegionLevel::KabupatenKota),
         Layer::Regions(RegionLevel::Kecamatan),
         Layer::Incidents,
         Layer::Hotspots,
         Layer::Clusters,
+        Layer::Emerging,
     ];
 
     /// The name in URLs, on the command line and in file names.
@@ -52,6 +55,7 @@ impl Layer {
             Layer::Incidents => "incidents",
             Layer::Hotspots => "hotspots",
             Layer::Clusters => "clusters",
+            Layer::Emerging => "emerging",
         }
     }
 
@@ -69,6 +73,7 @@ impl Layer {
             Layer::Incidents => "Kejadian konflik / conflict incidents",
             Layer::Hotspots => "Titik panas Gi* wilayah / Gi* hot and cold spots of regions",
             Layer::Clusters => "Klaster kejadian DBSCAN / DBSCAN incident clusters",
+            Layer::Emerging => "Titik panas yang muncul / emerging hot spots",
         }
     }
 
@@ -79,6 +84,7 @@ impl Layer {
             Layer::Incidents => &INCIDENT_COLUMNS,
             Layer::Hotspots => &HOTSPOT_COLUMNS,
             Layer::Clusters => &CLUSTER_COLUMNS,
+            Layer::Emerging => &super::emerging::EMERGING_COLUMNS,
         }
     }
 
@@ -86,7 +92,7 @@ impl Layer {
     /// (Point, LineString or Polygon) or cluster hulls (Polygon).
     pub fn geometry_kind(self) -> GeometryKind {
         match self {
-            Layer::Regions(_) | Layer::Hotspots => GeometryKind::MultiPolygon,
+            Layer::Regions(_) | Layer::Hotspots | Layer::Emerging => GeometryKind::MultiPolygon,
             Layer::Incidents => GeometryKind::Mixed,
             Layer::Clusters => GeometryKind::Polygon,
         }
@@ -130,7 +136,7 @@ pub struct Column {
     pub description: String,
 }
 
-fn column(name: &str, kind: Kind, description: &str) -> Column {
+pub(super) fn column(name: &str, kind: Kind, description: &str) -> Column {
     Column { name: name.to_owned(), kind, description: description.to_owned() }
 }
 
@@ -247,11 +253,11 @@ pub struct Feature {
     pub values: Vec<Value>,
 }
 
-fn read_wkb(layer: &'static str, row: &str, wkb: &[u8]) -> Result<Geometry<f64>, ExportError> {
+pub(super) fn read_wkb(layer: &'static str, row: &str, wkb: &[u8]) -> Result<Geometry<f64>, ExportError> {
     crate::db::wkb::read(wkb).map_err(|e| ExportError::Row { layer, row: row.to_owned(), detail: e.to_string() })
 }
 
-fn engine_of(sources: &Sources, layer: Layer) -> Result<Arc<RwLock<Engine>>, ExportError> {
+pub(super) fn engine_of(sources: &Sources, layer: Layer) -> Result<Arc<RwLock<Engine>>, ExportError> {
     sources.engine.clone().ok_or(ExportError::NoEngine(layer.name()))
 }
 
@@ -267,7 +273,7 @@ fn with_snapshot<T>(engine: &Engine, days: Option<u32>, f: impl FnOnce(Window, &
     }
 }
 
-fn time_of(t: i64) -> Value {
+pub(super) fn time_of(t: i64) -> Value {
     DateTime::from_timestamp(t, 0).map_or(Value::Null, Value::Time)
 }
 
@@ -280,7 +286,7 @@ pub(super) struct RiskFigures {
 
 /// Runs `f` on the engine off the async threads (a window other than the current one
 /// is a pass over every incident).
-async fn on_engine<T: Send + 'static>(
+pub(super) async fn on_engine<T: Send + 'static>(
     engine: Arc<RwLock<Engine>>,
     f: impl FnOnce(&Engine) -> T + Send + 'static,
 ) -> Result<T, ExportError> {

@@ -9,6 +9,7 @@
 //! temporary file and about 100 bytes per feature (box and offset) stay in memory
 //! until the index is written.
 
+mod emerging;
 mod encode;
 mod fgb;
 mod layer;
@@ -235,7 +236,7 @@ impl FilterText {
 impl Filter {
     /// Refuses filters that mean nothing for `layer`, naming them.
     pub fn check_for(&self, layer: Layer) -> Result<(), ExportError> {
-        if matches!(layer, Layer::Regions(_) | Layer::Hotspots) {
+        if matches!(layer, Layer::Regions(_) | Layer::Hotspots | Layer::Emerging) {
             let incident_filters = [
                 ("from", self.from.is_some()),
                 ("to", self.to.is_some()),
@@ -276,7 +277,7 @@ pub struct Sources {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// No layer has this name.
-    #[error("there is no layer {0:?} (provinsi, kabupaten_kota, kecamatan, incidents, hotspots, clusters)")]
+    #[error("there is no layer {0:?} (provinsi, kabupaten_kota, kecamatan, incidents, hotspots, clusters, emerging)")]
     UnknownLayer(String),
     /// No format has this name.
     #[error("there is no export format {0:?} (geojson, ndjson, csv, fgb)")]
@@ -380,6 +381,15 @@ pub async fn each_feature(
                 sink.feature(figures.feature(rows::RegionRow::read(&row)?)?).await?;
             }
         }
+        Layer::Emerging => {
+            let figures = emerging::emerging_figures(sources, HOTSPOT_LEVEL).await?;
+            let query = rows::RegionQuery::new(HOTSPOT_LEVEL, filter.region.as_ref(), filter.bbox.map(|b| b.edges), id);
+            let mut builder = query.select(page);
+            let mut stream = builder.build().fetch(&sources.pool);
+            while let Some(row) = stream.try_next().await? {
+                sink.feature(figures.feature(rows::RegionRow::read(&row)?)?).await?;
+            }
+        }
         Layer::Incidents => {
             let Some(query) = incident_selection(sources, filter, id) else { return Ok(()) };
             let mut builder = query.select(page);
@@ -417,7 +427,7 @@ pub async fn count(sources: &Sources, layer: Layer, filter: &Filter) -> Result<i
         Layer::Regions(level) => {
             rows::RegionQuery::new(level, filter.region.as_ref(), bbox, None).count(&sources.pool).await?
         }
-        Layer::Hotspots => {
+        Layer::Hotspots | Layer::Emerging => {
             rows::RegionQuery::new(HOTSPOT_LEVEL, filter.region.as_ref(), bbox, None).count(&sources.pool).await?
         }
         Layer::Incidents => layer::incident_query(sources, filter, None).count(&sources.pool).await?,

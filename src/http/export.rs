@@ -40,11 +40,11 @@ impl From<ExportError> for ApiError {
                 (
                     format!(
                         "Tidak ada lapisan {name:?}; yang ada: provinsi, kabupaten_kota, kecamatan, incidents, \
-                         hotspots, clusters."
+                         hotspots, clusters, emerging."
                     ),
                     format!(
                         "There is no layer {name:?}; the layers are: provinsi, kabupaten_kota, kecamatan, \
-                         incidents, hotspots, clusters."
+                         incidents, hotspots, clusters, emerging."
                     ),
                 ),
             )
@@ -147,7 +147,8 @@ struct ExportFeature {
 /// boundary with its risk level, score and counts in the window), `incidents` (within
 /// the caller's scope; a token is needed), `hotspots` (Gi* of the regencies and
 /// cities: z, p, bin), `clusters` (DBSCAN hulls of the window's incidents, 5 km, 5
-/// incidents). Coordinates are longitude, latitude (CRS84) to 7 decimals. GeoJSON
+/// incidents), `emerging` (the emerging hot spot class of the regencies and cities over
+/// the last 52 weeks, with its Mann-Kendall trend). Coordinates are longitude, latitude (CRS84) to 7 decimals. GeoJSON
 /// carries the attribution of the boundary data and the export's metadata as members
 /// of the FeatureCollection; FlatGeobuf in its header.
 #[utoipa::path(
@@ -156,7 +157,7 @@ struct ExportFeature {
     operation_id = "exportLayer",
     tag = "export",
     params(
-        ("layer" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents, hotspots or clusters.",
+        ("layer" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents, hotspots, clusters or emerging.",
             example = "incidents"),
         ExportQuery,
     ),

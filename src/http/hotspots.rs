@@ -30,6 +30,32 @@ fn invalid(param: &str, detail: String) -> ApiError {
     ApiError::InvalidParameter { param: param.into(), detail }
 }
 
+/// `weights=` and `k=`: queen contiguity, or the `k` nearest centroids.
+pub(super) fn parse_weights(weights: Option<&str>, k: Option<&str>) -> Result<WeightsKind, ApiError> {
+    let k = match k.filter(|k| !k.is_empty()) {
+        None => DEFAULT_K,
+        Some(k) => k
+            .parse()
+            .ok()
+            .filter(|k| (1..=50).contains(k))
+            .ok_or_else(|| invalid("k", format!("{k:?} is not a whole number from 1 to 50")))?,
+    };
+    match weights.unwrap_or("queen") {
+        "queen" | "" => Ok(WeightsKind::Queen),
+        "knn" => Ok(WeightsKind::Knn(k)),
+        other => Err(invalid("weights", format!("{other:?} is not queen or knn"))),
+    }
+}
+
+/// `fdr=`: `true`/`1` or `false`/`0`.
+pub(super) fn parse_fdr(fdr: Option<&str>) -> Result<bool, ApiError> {
+    match fdr.unwrap_or("false") {
+        "true" | "1" => Ok(true),
+        "false" | "0" | "" => Ok(false),
+        other => Err(invalid("fdr", format!("{other:?} is not true or false"))),
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -58,7 +84,7 @@ struct GiQuery {
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[expect(dead_code, reason = "describes the names the handler reads and writes, for the OpenAPI document")]
-enum WeightsName {
+pub(super) enum WeightsName {
     /// Queen contiguity.
     Queen,
     /// k nearest neighbours.
@@ -205,24 +231,8 @@ struct ClusterCollection {
 async fn gi(State(state): State<AppState>, Query(q): Query<GiQuery>) -> Result<Json<Value>, ApiError> {
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
-    let k = match q.k.as_deref().filter(|k| !k.is_empty()) {
-        None => DEFAULT_K,
-        Some(k) => k
-            .parse()
-            .ok()
-            .filter(|k| (1..=50).contains(k))
-            .ok_or_else(|| invalid("k", format!("{k:?} is not a whole number from 1 to 50")))?,
-    };
-    let kind = match q.weights.as_deref().unwrap_or("queen") {
-        "queen" | "" => WeightsKind::Queen,
-        "knn" => WeightsKind::Knn(k),
-        other => return Err(invalid("weights", format!("{other:?} is not queen or knn"))),
-    };
-    let fdr = match q.fdr.as_deref().unwrap_or("false") {
-        "true" | "1" => true,
-        "false" | "0" | "" => false,
-        other => return Err(invalid("fdr", format!("{other:?} is not true or false"))),
-    };
+    let kind = parse_weights(q.weights.as_deref(), q.k.as_deref())?;
+    let fdr = parse_fdr(q.fdr.as_deref())?;
     let body = tokio::task::spawn_blocking(move || {
         let engine = state.read();
         let window = window(&engine, days);

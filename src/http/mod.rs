@@ -2,6 +2,7 @@
 //! state and the problem+json rendering of every error.
 
 mod auth;
+pub mod emerging;
 mod error;
 mod events;
 mod export;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub http: Arc<HttpConfig>,
     /// Answers of `/api/risk`, kept until the engine changes.
     pub risk: Arc<risk::RiskCache>,
+    /// Answers of `/api/hotspots/emerging`, kept until the engine changes.
+    pub emerging: Arc<risk::RiskCache<emerging::EmergingKey>>,
     /// Permits for CPU-bound work moved off the request threads (rendering tiles,
     /// computing risk), one per core: under load such work queues instead of
     /// time-sharing the cores with dozens of threads, which would slow every write's
@@ -125,6 +128,7 @@ impl AppState {
             db: Arc::default(),
             http: Arc::default(),
             risk: Arc::default(),
+            emerging: Arc::default(),
             cpu: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) * 2,
             )),
@@ -152,6 +156,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(regions::router())
         .merge(risk::router())
         .merge(hotspots::router())
+        .merge(emerging::router())
         .merge(tiles::router())
         .merge(auth::router())
         .merge(incidents::router())

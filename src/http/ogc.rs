@@ -244,6 +244,7 @@ fn describe(layer: Layer) -> String {
                 .to_owned()
         }
         Layer::Clusters => "DBSCAN clusters of incidents.".to_owned(),
+        Layer::Emerging => "Emerging hot spot classes of regencies and cities.".to_owned(),
     };
     format!("{what} Attribution: {ATTRIBUTION}.")
 }

@@ -301,7 +301,7 @@ async fn all(
     // Every write answered before this request is in every answer whose computation
     // began at this batch count or a later one.
     let generation = state.tiles.synced();
-    let answer = match state.risk.get(level, days, generation) {
+    let answer = match state.risk.get(&(level, days), generation) {
         Some(answer) => answer,
         // Another window means a pass over every incident; serialising and compressing
         // 514 regencies take a few milliseconds: off the request threads.
@@ -310,23 +310,13 @@ async fn all(
                 state.cpu.clone().acquire_owned().await.map_err(|_| ApiError::Internal("server stopping".into()))?;
             tokio::task::spawn_blocking(move || {
                 let tiles = Arc::clone(&state.tiles);
-                state.risk.compute(level, days, generation, || tiles.synced(), || risk_of_level(&state, level, days))
+                state.risk.compute((level, days), generation, || tiles.synced(), || risk_of_level(&state, level, days))
             })
             .await
             .map_err(|_| ApiError::Internal("risk task failed".into()))?
         }
     };
-    let mut response = if gzip {
-        let mut r = answer.gzip.clone().into_response();
-        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        r
-    } else {
-        answer.json.clone().into_response()
-    };
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    Ok(response)
+    Ok(answer.response(gzip))
 }
 
 /// An answer of `/api/risk`, as JSON and gzip.
@@ -335,30 +325,56 @@ pub struct RiskAnswer {
     gzip: Bytes,
 }
 
-/// The answers of `/api/risk` by level and window, each with the engine's batch count
-/// ([`crate::tiles::Tiles::synced`]) when its computation began, kept for at most
-/// [`RiskCache::MAX_AGE`] (windows end now). A request takes an answer begun at or
-/// after its own arrival's count, so it shows every write acknowledged before it; answers are computed one at a time, so that the requests that arrive together
-/// after a write share one computation instead of each making their own.
-#[derive(Default)]
-pub struct RiskCache {
-    entries: Mutex<HashMap<(RegionLevel, Option<u32>), (u64, Instant, Arc<RiskAnswer>)>>,
+impl RiskAnswer {
+    /// The answer as a JSON response, gzip-compressed when the client takes it.
+    pub(super) fn response(&self, gzip: bool) -> Response {
+        let mut response = if gzip {
+            let mut r = self.gzip.clone().into_response();
+            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
+        } else {
+            self.json.clone().into_response()
+        };
+        let h = response.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        response
+    }
+}
+
+/// The answers of `/api/risk` by level and window (or of another computation by its
+/// key `K`), each with the engine's batch count ([`crate::tiles::Tiles::synced`]) when
+/// its computation began, kept for at most [`RiskCache::MAX_AGE`] (windows end now). A
+/// request takes an answer begun at or after its own arrival's count, so it shows every
+/// write acknowledged before it; answers are computed one at a time, so that the
+/// requests that arrive together after a write share one computation instead of each
+/// making their own.
+pub struct RiskCache<K = (RegionLevel, Option<u32>)> {
+    entries: Mutex<HashMap<K, (u64, Instant, Arc<RiskAnswer>)>>,
     computing: Mutex<()>,
 }
 
-impl RiskCache {
+impl<K> Default for RiskCache<K> {
+    fn default() -> RiskCache<K> {
+        RiskCache { entries: Mutex::new(HashMap::new()), computing: Mutex::new(()) }
+    }
+}
+
+type Entries<K> = HashMap<K, (u64, Instant, Arc<RiskAnswer>)>;
+
+impl<K: std::hash::Hash + Eq> RiskCache<K> {
     const MAX_AGE: Duration = Duration::from_secs(30);
     /// Windows kept at most (each level with the default and a few custom ones).
     const MAX_ENTRIES: usize = 32;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(RegionLevel, Option<u32>), (u64, Instant, Arc<RiskAnswer>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<K>> {
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// An answer computed from `generation` or a later one, if one is kept.
-    fn get(&self, level: RegionLevel, days: Option<u32>, generation: u64) -> Option<Arc<RiskAnswer>> {
+    pub(super) fn get(&self, key: &K, generation: u64) -> Option<Arc<RiskAnswer>> {
         self.lock()
-            .get(&(level, days))
+            .get(key)
             .filter(|(g, made, _)| *g >= generation && made.elapsed() < Self::MAX_AGE)
             .map(|(_, _, answer)| Arc::clone(answer))
     }
@@ -366,16 +382,15 @@ impl RiskCache {
     /// An answer computed from `generation` or later: one that another request made
     /// while this one waited its turn, or a new one from `make` (the engine's
     /// generation when it starts is `current()`). Blocking.
-    fn compute(
+    pub(super) fn compute(
         &self,
-        level: RegionLevel,
-        days: Option<u32>,
+        key: K,
         generation: u64,
         current: impl FnOnce() -> u64,
         make: impl FnOnce() -> Vec<u8>,
     ) -> Arc<RiskAnswer> {
         let _turn = self.computing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(answer) = self.get(level, days, generation) {
+        if let Some(answer) = self.get(&key, generation) {
             return answer;
         }
         let started = current();
@@ -388,7 +403,7 @@ impl RiskCache {
                 entries.clear();
             }
         }
-        entries.insert((level, days), (started, Instant::now(), Arc::clone(&answer)));
+        entries.insert(key, (started, Instant::now(), Arc::clone(&answer)));
         answer
     }
 }
@@ -516,6 +531,6 @@ async fn one(
     Ok(Json(body))
 }
 
-fn rfc3339(t: i64) -> String {
+pub(super) fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_else(|| day_string(t / DAY * DAY))
 }

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod coord;
+mod emerging;
 mod pbf;
 mod render;
 pub mod shapes;
@@ -152,6 +153,7 @@ impl Layer {
                 ("incident_count", "Number"),
                 ("severe_count", "Number"),
                 ("hotspot_bin", "Number"),
+                ("emerging", "String"),
             ],
             Layer::Incidents => &[
                 ("cluster", "Boolean"),
@@ -379,6 +381,8 @@ pub struct Tiles {
     rendering: Mutex<HashMap<TileKey, Arc<Mutex<()>>>>,
     /// Cluster recomputation: (running, asked again while running).
     clusters: Mutex<(bool, bool)>,
+    /// Emerging hot spot classes by region id, recomputed with the clusters.
+    emerging: Mutex<Arc<emerging::Classes>>,
     /// Changes applied to the engine whose tile bookkeeping (figures, Gi*, dropping
     /// cached tiles) is still to do: batched, so that a burst of writes pays it once.
     pending: Mutex<Pending>,
@@ -468,6 +472,7 @@ impl Tiles {
             clips: Mutex::default(),
             rendering: Mutex::default(),
             clusters: Mutex::new((false, false)),
+            emerging: Mutex::default(),
             pending: Mutex::new(Pending::default()),
             syncing: Mutex::default(),
             wake: std::sync::Condvar::new(),
@@ -796,6 +801,7 @@ impl Tiles {
                 });
             }
             tracing::debug!(changed = changed.len(), "cluster hulls recomputed");
+            tiles.refresh_emerging();
             {
                 let mut state = lock(&tiles.clusters);
                 if !state.1 {

@@ -196,6 +196,7 @@ fn region_layer(
     let snapshot = view.snapshot(engine);
     let clipped = tiles.clipped_regions(level, frame.coord, || clip_regions(tiles, engine, frame, level));
     let wanted = |id: RegionId| !hotspots || view.gi[id as usize].bin != 0;
+    let emerging = tiles.emerging_classes();
     let mut out = LayerWriter::new(layer.name());
     for (id, geometry) in clipped.regions.iter().filter(|(id, _)| wanted(*id)) {
         let id = *id;
@@ -222,6 +223,7 @@ fn region_layer(
                 ("incident_count", TagValue::Uint(u64::from(stats.count))),
                 ("severe_count", TagValue::Uint(u64::from(severe_count(stats)))),
                 ("hotspot_bin", TagValue::Sint(i64::from(gi.bin))),
+                ("emerging", TagValue::Str(emerging.get(id as usize).map_or("no_pattern", |p| p.as_str()))),
             ];
             out.polygon(feature_id, &[named.as_slice(), &figures].concat(), geometry);
         }

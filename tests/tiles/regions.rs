@@ -9,7 +9,7 @@ use crate::decoded::{Decoded, Feature};
 
 /// The attributes of every region feature and their wire types (`int` allows the
 /// zigzag `sint` encoding too).
-pub const REGION_ATTRIBUTES: [(&str, &str); 8] = [
+pub const REGION_ATTRIBUTES: [(&str, &str); 9] = [
     ("kode", "string"),
     ("nama", "string"),
     ("level", "string"),
@@ -18,6 +18,7 @@ pub const REGION_ATTRIBUTES: [(&str, &str); 8] = [
     ("incident_count", "uint"),
     ("severe_count", "uint"),
     ("hotspot_bin", "int"),
+    ("emerging", "string"),
 ];
 
 /// Per-feature and per-tile area tolerance against PostGIS (relative).
