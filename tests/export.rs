@@ -23,7 +23,7 @@ const FORMATS: [&str; 4] = ["geojson", "ndjson", "csv", "fgb"];
 async fn postgis_count(pool: &sqlx::PgPool, layer: &str) -> i64 {
     let sql = match layer {
         "incidents" => "select count(*) from incidents where deleted_at is null".to_owned(),
-        "hotspots" => "select count(*) from regions where level = 'kabupaten_kota'".to_owned(),
+        "hotspots" | "emerging" => "select count(*) from regions where level = 'kabupaten_kota'".to_owned(),
         level => format!("select count(*) from regions where level = '{level}'"),
     };
     sqlx::query_scalar(&sql).fetch_one(pool).await.expect("count")
@@ -90,7 +90,7 @@ async fn assert_geometries_match(pool: &sqlx::PgPool, layer: &str, format: &str,
 async fn gdal_reads_every_format_with_the_counts_and_geometries_of_postgis() {
     let f = fixture();
     let pool = f.pool().await;
-    for layer in ["incidents", "provinsi", "kabupaten_kota", "hotspots", "clusters"] {
+    for layer in ["incidents", "provinsi", "kabupaten_kota", "hotspots", "clusters", "emerging"] {
         let mut counts = BTreeMap::new();
         for format in FORMATS {
             let file = f
@@ -168,7 +168,7 @@ print(json.dumps({"features": n, "invalid": bad[:10], "invalid_count": len(bad),
 #[tokio::test]
 async fn shapely_finds_every_exported_geometry_valid_and_wound_by_the_right_hand_rule() {
     let f = fixture();
-    for layer in ["provinsi", "kabupaten_kota", "kecamatan", "hotspots", "clusters", "incidents"] {
+    for layer in ["provinsi", "kabupaten_kota", "kecamatan", "hotspots", "clusters", "incidents", "emerging"] {
         let file = f
             .download(
                 &format!("/api/export/{layer}?format=geojson"),
