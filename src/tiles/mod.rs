@@ -455,9 +455,9 @@ const SYNC_PERIOD: Duration = Duration::from_millis(40);
 impl Tiles {
     /// A tile service over the engine.
     pub fn new(engine: Arc<RwLock<Engine>>, config: TileConfig) -> Arc<Tiles> {
-        let (pyramid, views, default_days) = {
+        let (pyramid, views, default_days, classes) = {
             let guard = read(&engine);
-            (Pyramid::new(guard.index()), Views::new(&guard), guard.model().window_days)
+            (Pyramid::new(guard.index()), Views::new(&guard), guard.model().window_days, emerging::initial(&guard))
         };
         Arc::new(Tiles {
             engine,
@@ -472,7 +472,7 @@ impl Tiles {
             clips: Mutex::default(),
             rendering: Mutex::default(),
             clusters: Mutex::new((false, false)),
-            emerging: Mutex::default(),
+            emerging: Mutex::new(Arc::new(classes)),
             pending: Mutex::new(Pending::default()),
             syncing: Mutex::default(),
             wake: std::sync::Condvar::new(),
