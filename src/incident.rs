@@ -5,7 +5,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
+use geo::Geometry;
 use serde::{Deserialize, Serialize};
+
+use crate::region::RegionCode;
 
 /// Generates a closed enum with its wire names, `ALL`, `as_str`, `FromStr` and serde.
 macro_rules! wire_enum {
@@ -146,6 +150,70 @@ impl FromStr for Severity {
             .and_then(Severity::new)
             .ok_or_else(|| format!("severity {s:?} is not a whole number from 1 to 5"))
     }
+}
+
+/// Casualties of an incident.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Casualties {
+    /// Dead.
+    pub meninggal: i32,
+    /// Injured.
+    pub luka: i32,
+    /// Displaced.
+    pub pengungsi: i32,
+}
+
+/// What an operator states about an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fields {
+    /// Point, LineString or Polygon (EPSG:4326); none for a report known by region.
+    pub geometry: Option<Geometry<f64>>,
+    /// The region of a report without geometry.
+    pub region: Option<RegionCode>,
+    /// Kind.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Stage of handling.
+    pub status: Status,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Where the report came from.
+    pub source: String,
+    /// What happened.
+    pub description: String,
+    /// Casualties.
+    pub casualties: Casualties,
+}
+
+/// Where the engine put it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    /// District, regency/city, province codes.
+    pub codes: [Option<RegionCode>; 3],
+    /// At sea within 12 nautical miles.
+    pub at_sea: bool,
+    /// Every region a line or polygon touches.
+    pub touched: Vec<RegionCode>,
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Id.
+    pub id: i64,
+    /// What was stated.
+    pub fields: Fields,
+    /// Where it is.
+    pub placement: Placement,
+    /// Who recorded it (user name), if recorded through the API.
+    pub reporter: Option<String>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Version, from 1, raised by every change.
+    pub version: i32,
 }
 
 #[cfg(test)]

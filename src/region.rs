@@ -137,6 +137,21 @@ impl<'de> Deserialize<'de> for RegionCode {
     }
 }
 
+/// A region's boundary for the in-memory engine.
+#[derive(Debug, Clone)]
+pub struct RegionShape {
+    /// Kemendagri code.
+    pub code: RegionCode,
+    /// Official name.
+    pub name: String,
+    /// Level.
+    pub level: RegionLevel,
+    /// The nested boundary (`geom`), (longitude, latitude) in EPSG:4326.
+    pub geometry: geo::MultiPolygon<f64>,
+    /// A point inside the region (ST_PointOnSurface).
+    pub label_point: geo::Point<f64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

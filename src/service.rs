@@ -14,7 +14,11 @@ use crate::engine::store::region_only_assignment;
 use crate::engine::Engine;
 use crate::ingest::{self, FileError, RowError};
 use crate::region::RegionCode;
-use crate::tiles::{incident_area, IncidentChange, Tiles};
+use crate::tiles::{IncidentChange, Tiles};
+
+mod rows;
+
+pub use rows::{load_incident, load_incidents, load_indicators};
 
 /// Builds the region index from the stored boundaries.
 pub async fn build_index(pool: &PgPool) -> Result<RegionIndex, sqlx::Error> {
@@ -24,8 +28,8 @@ pub async fn build_index(pool: &PgPool) -> Result<RegionIndex, sqlx::Error> {
 /// Builds the engine from PostGIS: regions, every incident, every indicator.
 pub async fn load_engine(pool: &PgPool, model: RiskModel) -> Result<Engine, sqlx::Error> {
     let index = build_index(pool).await?;
-    let incidents = db::incidents::load_all(pool, &index).await?;
-    let indicators = db::incidents::load_indicators(pool, &index).await?;
+    let incidents = load_incidents(pool, &index).await?;
+    let indicators = load_indicators(pool, &index).await?;
     let now = Utc::now().timestamp();
     let mut engine = Engine::new(index, model, now);
     engine.load_with_indicators(incidents, indicators, now);
@@ -72,7 +76,7 @@ pub async fn import_incidents(
     let mut assigned = Vec::with_capacity(incidents.len());
     for incident in &incidents {
         let reject = |reason: String| RowError { file: path.to_path_buf(), row: incident.row, unit, reason };
-        let outcome = match (&incident.geometry, &incident.region) {
+        let outcome = match (&incident.fields.geometry, &incident.fields.region) {
             (Some(geometry), _) => index.assign(geometry).map_err(|e: AssignError| e.to_string()),
             (None, Some(code)) => match index.id(code) {
                 Some(id) => Ok((region_only_assignment(index, id), Vec::new())),
@@ -81,7 +85,13 @@ pub async fn import_incidents(
             (None, None) => Err("no location".to_owned()),
         };
         match outcome {
-            Ok((assignment, touched)) => assigned.push(db::incidents::Assigned { incident, assignment, touched }),
+            Ok((assignment, touched)) => assigned.push(rows::new_row(
+                index,
+                &incident.fields,
+                incident.external_id.as_deref(),
+                &assignment,
+                &touched,
+            )),
             Err(reason) => rejected.push(reject(reason)),
         }
     }
@@ -90,13 +100,13 @@ pub async fn import_incidents(
         return Err(LoadError::Rejected(rejected));
     }
     let mut tx = pool.begin().await?;
-    let inserted = db::incidents::insert_many(&mut tx, index, &assigned).await?;
+    let inserted = db::incidents::insert_many(&mut tx, &assigned).await?;
     notify_changed(&mut tx).await?;
     tx.commit().await?;
     Ok(LoadReport {
         accepted: assigned.len(),
         inserted,
-        at_sea: assigned.iter().filter(|a| a.assignment.at_sea).count(),
+        at_sea: assigned.iter().filter(|a| a.at_sea).count(),
         rejected,
     })
 }
@@ -121,7 +131,16 @@ pub async fn import_indicators(pool: &PgPool, path: &Path) -> Result<LoadReport,
         return Err(LoadError::Rejected(rejected));
     }
     let mut tx = pool.begin().await?;
-    let inserted = db::incidents::upsert_indicators(&mut tx, &rows, &path.display().to_string()).await?;
+    let upserts: Vec<db::incidents::IndicatorUpsert<'_>> = rows
+        .iter()
+        .map(|r| db::incidents::IndicatorUpsert {
+            region: &r.region,
+            indicator: &r.indicator,
+            value: r.value,
+            date: r.date,
+        })
+        .collect();
+    let inserted = db::incidents::upsert_indicators(&mut tx, &upserts, &path.display().to_string()).await?;
     notify_changed(&mut tx).await?;
     tx.commit().await?;
     Ok(LoadReport { accepted: rows.len(), inserted, ..LoadReport::default() })
@@ -222,10 +241,10 @@ const LISTEN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Reads every incident and indicator beside the running engine and swaps them in,
 /// dropping the tiles that change; on failure keeps the previous state.
 async fn reload_all(pool: &PgPool, engine: &Arc<RwLock<Engine>>, tiles: &Arc<Tiles>) {
-    let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
+    let index = crate::sync::read(&engine).shared_index();
     let loaded = async {
-        let incidents = db::incidents::load_all(pool, &index).await?;
-        let indicators = db::incidents::load_indicators(pool, &index).await?;
+        let incidents = load_incidents(pool, &index).await?;
+        let indicators = load_indicators(pool, &index).await?;
         Ok::<_, sqlx::Error>((incidents, indicators))
     };
     match loaded.await {
@@ -259,11 +278,11 @@ async fn follow_incidents(
     ids: &[i64],
     on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
 ) {
-    let index = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner).shared_index();
+    let index = crate::sync::read(&engine).shared_index();
     let mut followed = Vec::new();
     let mut last_batch = None;
     for &id in ids {
-        let incident = match db::incidents::load_one(pool, &index, id).await {
+        let incident = match load_incident(pool, &index, id).await {
             Ok(incident) => incident,
             Err(e) => {
                 tracing::warn!(error = %e, id, "cannot read a changed incident");
@@ -277,26 +296,11 @@ async fn follow_incidents(
         let codes = match &incident {
             Some(incident) => codes_of(incident),
             None => {
-                let engine = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let engine = crate::sync::read(&engine);
                 engine.incidents().get(id).map(codes_of).unwrap_or_default()
             }
         };
-        last_batch = Some(tiles.queue(Box::new(move |engine| {
-            let mut areas = Vec::new();
-            if let Some(old) = engine.incidents().get(id) {
-                areas.push(incident_area(old));
-            }
-            match incident {
-                Some(incident) => {
-                    areas.push(incident_area(&incident));
-                    engine.upsert(incident);
-                }
-                None => {
-                    engine.remove(id);
-                }
-            }
-            IncidentChange::Areas(areas)
-        })));
+        last_batch = Some(tiles.queue(Box::new(move |engine| crate::incidents::apply(engine, id, incident))));
         followed.push((id, codes, deleted));
     }
     let Some(batch) = last_batch else { return };

@@ -9,9 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use geo::{Centroid, MultiPolygon, Point};
-use sipks::db::regions::{load_shapes, RegionShape};
+use sipks::db::regions::load_shapes;
 use sipks::engine::hotspots::{gi_star, Weights, DEFAULT_K, DEFAULT_QUEEN_TOLERANCE_DEG};
 use sipks::region::RegionLevel;
+use sipks::region::RegionShape;
 
 fn of_level(shapes: &[RegionShape], level: RegionLevel) -> (Vec<&RegionShape>, Vec<MultiPolygon<f64>>) {
     let regions: Vec<&RegionShape> = shapes.iter().filter(|s| s.level == level).collect();

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use sipks::db::incident_rows::Fields;
+use sipks::incident::Fields;
 use sipks::ingest::feature::read_feature;
 
 static NOW: LazyLock<DateTime<Utc>> =

@@ -144,6 +144,17 @@ impl RawBoundary {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_stored_wkb_reader_reads_what_the_importer_writes() {
+        use crate::db::wkb::{read, read_multipolygon};
+        let square = vec![[100.0, 0.0], [101.0, 0.0], [101.0, 1.0], [100.0, 1.0], [100.0, 0.0]];
+        let wkb = RawBoundary { polygons: vec![vec![square]] }.to_wkb();
+        let mp = read_multipolygon(&wkb).expect("readable");
+        assert_eq!(mp.0.len(), 1);
+        assert_eq!(mp.0[0].exterior().0[2], geo::Coord { x: 101.0, y: 1.0 });
+        assert!(read(&wkb[..20]).is_err(), "truncated");
+    }
+
     use super::*;
 
     fn square() -> Ring {

@@ -44,6 +44,10 @@ impl fmt::Display for RecordOrigin {
     }
 }
 
+/// Attribution of the boundary data, shown wherever the map or its data is.
+pub const ATTRIBUTION: &str = "Batas wilayah / boundaries: cahyadsn/wilayah_boundaries (MIT licence); \
+     kode wilayah / region codes: Kepmendagri No 300.2.2-2430 Tahun 2025";
+
 /// One region as read from a file, before repair.
 #[derive(Debug, Clone)]
 pub struct RawRegion {
@@ -357,7 +361,7 @@ pub async fn import(pool: &PgPool, paths: &[PathBuf], options: &ImportOptions) -
     }
     let bar = progress_bar(options.progress, changed.len() as u64, "memperbaiki / repairing");
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
-    let boundaries: Vec<&RawBoundary> = changed.iter().map(|(region, _)| &region.boundary).collect();
+    let boundaries: Vec<Vec<u8>> = changed.iter().map(|(region, _)| region.boundary.to_wkb()).collect();
     let repaired =
         db::regions::repair(pool, &boundaries, workers, &bar).await.map_err(db_err("repairing the geometries"))?;
     bar.finish_and_clear();
@@ -390,7 +394,11 @@ pub async fn import(pool: &PgPool, paths: &[PathBuf], options: &ImportOptions) -
     let rows: Vec<db::regions::Upsert<'_>> = ready
         .iter()
         .map(|(region, hash, wkb)| db::regions::Upsert {
-            region,
+            code: &region.code,
+            name: &region.name,
+            level: region.level,
+            parent: region.parent.as_ref(),
+            file: region.origin.file.display().to_string(),
             hash: hash.clone(),
             published: wkb,
             geom: nested.geom.get(region.code.as_str()).map_or(wkb.as_slice(), Vec::as_slice),

@@ -98,7 +98,7 @@ impl RegionQuery {
     /// vertices so close to other edges that rounding alone would make them invalid.
     /// Those are snap-rounded by GEOS on the same grid (`ST_ReducePrecision`, which
     /// keeps them valid); the others are sent as stored.
-    pub fn select(&self, page: Option<crate::export::Page>) -> QueryBuilder<'static, Postgres> {
+    pub fn select(&self, page: Option<Page>) -> QueryBuilder<'static, Postgres> {
         let mut q = QueryBuilder::new(
             "select code, name, parent_code, st_asbinary(case when (st_isvaliddetail(st_snaptogrid(geom, 1e-7))).valid
                  then geom else st_reduceprecision(geom, 1e-7) end) as wkb",
@@ -193,7 +193,7 @@ impl IncidentQuery {
     }
 
     /// The rows, in id order; with `page`, (offset, limit) of them.
-    pub fn select(&self, page: Option<crate::export::Page>) -> QueryBuilder<'static, Postgres> {
+    pub fn select(&self, page: Option<Page>) -> QueryBuilder<'static, Postgres> {
         let mut q = QueryBuilder::new("select i.id, st_asbinary(");
         q.push(LOCATION).push(
             ") as wkb, i.geom is null as by_region, i.category::text, i.severity, i.status::text, i.occurred_at,
@@ -286,4 +286,13 @@ impl IncidentRow {
             updated_at: row.try_get(17)?,
         })
     }
+}
+
+/// Paging, for the OGC API: skip `offset` features, then at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Features to skip.
+    pub offset: i64,
+    /// Most features to return.
+    pub limit: i64,
 }

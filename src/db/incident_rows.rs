@@ -3,7 +3,6 @@
 //! scoped, cursor-paginated list.
 
 use chrono::{DateTime, Utc};
-use geo::Geometry;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
@@ -13,69 +12,7 @@ use crate::auth::Scope;
 use crate::incident::{Category, Severity, Status};
 use crate::region::RegionCode;
 
-/// Casualties of an incident.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Casualties {
-    /// Dead.
-    pub meninggal: i32,
-    /// Injured.
-    pub luka: i32,
-    /// Displaced.
-    pub pengungsi: i32,
-}
-
-/// What an operator states about an incident.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fields {
-    /// Point, LineString or Polygon (EPSG:4326); none for a report known by region.
-    pub geometry: Option<Geometry<f64>>,
-    /// The region of a report without geometry.
-    pub region: Option<RegionCode>,
-    /// Kind.
-    pub category: Category,
-    /// Severity.
-    pub severity: Severity,
-    /// Stage of handling.
-    pub status: Status,
-    /// When it happened.
-    pub occurred_at: DateTime<Utc>,
-    /// Where the report came from.
-    pub source: String,
-    /// What happened.
-    pub description: String,
-    /// Casualties.
-    pub casualties: Casualties,
-}
-
-/// Where the engine put it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Placement {
-    /// District, regency/city, province codes.
-    pub codes: [Option<RegionCode>; 3],
-    /// At sea within 12 nautical miles.
-    pub at_sea: bool,
-    /// Every region a line or polygon touches.
-    pub touched: Vec<RegionCode>,
-}
-
-/// A stored incident.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    /// Id.
-    pub id: i64,
-    /// What was stated.
-    pub fields: Fields,
-    /// Where it is.
-    pub placement: Placement,
-    /// Who recorded it (user name), if recorded through the API.
-    pub reporter: Option<String>,
-    /// When it was stored.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// Version, from 1, raised by every change.
-    pub version: i32,
-}
+use crate::incident::{Casualties, Fields, Placement, Record};
 
 const COLUMNS: &str = "i.id, case when i.geom is null then null else st_asbinary(i.geom) end as wkb, i.region_code,
     i.category::text as category, i.severity, i.status::text as status, i.occurred_at, i.source, i.description,

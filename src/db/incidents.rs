@@ -1,62 +1,53 @@
 //! The `incidents` and `region_indicators` tables: bulk loading, and reading everything
 //! back into the engine at start-up.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
-use geo::Point;
+use geo::{Geometry, Point};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::wkb;
-use crate::engine::regions::{Assignment, RegionId, RegionIndex};
-use crate::engine::store::{region_only_assignment, Incident};
-use crate::engine::IndicatorValue;
-use crate::ingest::incidents::NewIncident;
-use crate::ingest::indicators::IndicatorRow;
+use crate::incident::{Category, Fields, Severity, Status};
+use crate::region::RegionCode;
 
 /// Rows per round trip when loading.
 const BATCH: usize = 5_000;
 
-/// An incident with its assignment, ready to insert.
-pub struct Assigned<'a> {
-    /// The incident as read.
-    pub incident: &'a NewIncident,
-    /// Its regions.
-    pub assignment: Assignment,
+/// An incident with its regions, ready to insert.
+pub struct NewRow<'a> {
+    /// What was stated.
+    pub fields: &'a Fields,
+    /// Identifier from the source, unique when given.
+    pub external_id: Option<&'a str>,
+    /// District, regency/city and province codes.
+    pub codes: [Option<String>; 3],
+    /// At sea within 12 nautical miles.
+    pub at_sea: bool,
     /// Every region a line or polygon touches.
-    pub touched: Vec<RegionId>,
+    pub touched: Vec<String>,
 }
 
 /// Inserts incidents; those whose external id is already stored are skipped. Returns
 /// how many were inserted.
-pub async fn insert_many(
-    tx: &mut Transaction<'_, Postgres>,
-    index: &RegionIndex,
-    rows: &[Assigned<'_>],
-) -> Result<u64, sqlx::Error> {
-    let code = |id: Option<RegionId>| id.map(|id| index.region(id).code.to_string());
+pub async fn insert_many(tx: &mut Transaction<'_, Postgres>, rows: &[NewRow<'_>]) -> Result<u64, sqlx::Error> {
     let mut inserted = 0;
     for batch in rows.chunks(BATCH) {
-        let wkbs: Vec<Option<Vec<u8>>> = batch.iter().map(|r| r.incident.geometry.as_ref().map(wkb::write)).collect();
+        let wkbs: Vec<Option<Vec<u8>>> = batch.iter().map(|r| r.fields.geometry.as_ref().map(wkb::write)).collect();
         let regions: Vec<Option<String>> =
-            batch.iter().map(|r| r.incident.region.as_ref().map(|c| c.to_string())).collect();
-        let categories: Vec<&str> = batch.iter().map(|r| r.incident.category.as_str()).collect();
-        let severities: Vec<i16> = batch.iter().map(|r| i16::from(r.incident.severity.get())).collect();
-        let statuses: Vec<&str> = batch.iter().map(|r| r.incident.status.as_str()).collect();
-        let times: Vec<DateTime<Utc>> = batch.iter().map(|r| r.incident.occurred_at).collect();
-        let sources: Vec<&str> = batch.iter().map(|r| r.incident.source.as_str()).collect();
-        let descriptions: Vec<&str> = batch.iter().map(|r| r.incident.description.as_str()).collect();
-        let kec: Vec<Option<String>> = batch.iter().map(|r| code(r.assignment.regions[0])).collect();
-        let kab: Vec<Option<String>> = batch.iter().map(|r| code(r.assignment.regions[1])).collect();
-        let prov: Vec<Option<String>> = batch.iter().map(|r| code(r.assignment.regions[2])).collect();
-        let at_sea: Vec<bool> = batch.iter().map(|r| r.assignment.at_sea).collect();
+            batch.iter().map(|r| r.fields.region.as_ref().map(|c| c.to_string())).collect();
+        let categories: Vec<&str> = batch.iter().map(|r| r.fields.category.as_str()).collect();
+        let severities: Vec<i16> = batch.iter().map(|r| i16::from(r.fields.severity.get())).collect();
+        let statuses: Vec<&str> = batch.iter().map(|r| r.fields.status.as_str()).collect();
+        let times: Vec<DateTime<Utc>> = batch.iter().map(|r| r.fields.occurred_at).collect();
+        let sources: Vec<&str> = batch.iter().map(|r| r.fields.source.as_str()).collect();
+        let descriptions: Vec<&str> = batch.iter().map(|r| r.fields.description.as_str()).collect();
+        let kec: Vec<Option<String>> = batch.iter().map(|r| r.codes[0].clone()).collect();
+        let kab: Vec<Option<String>> = batch.iter().map(|r| r.codes[1].clone()).collect();
+        let prov: Vec<Option<String>> = batch.iter().map(|r| r.codes[2].clone()).collect();
+        let at_sea: Vec<bool> = batch.iter().map(|r| r.at_sea).collect();
         // Postgres has no array of arrays of text with varying lengths: join with ','.
-        let touched: Vec<String> = batch
-            .iter()
-            .map(|r| r.touched.iter().map(|&id| index.region(id).code.to_string()).collect::<Vec<_>>().join(","))
-            .collect();
-        let external: Vec<Option<&str>> = batch.iter().map(|r| r.incident.external_id.as_deref()).collect();
+        let touched: Vec<String> = batch.iter().map(|r| r.touched.join(",")).collect();
+        let external: Vec<Option<&str>> = batch.iter().map(|r| r.external_id).collect();
         let done = sqlx::query(
             "insert into incidents (geom, region_code, category, severity, status, occurred_at, source, description,
                                     kecamatan_code, kabupaten_kota_code, provinsi_code, at_sea, touched_codes, external_id)
@@ -91,14 +82,41 @@ pub async fn insert_many(
     Ok(inserted)
 }
 
-/// Reads every incident into engine form. Regions are looked up by their stored codes.
-pub async fn load_all(pool: &PgPool, index: &RegionIndex) -> Result<Vec<Incident>, sqlx::Error> {
-    load(pool, index, None).await
+/// A stored incident as the engine needs it, with its regions as stored codes.
+#[derive(Debug, Clone)]
+pub struct EngineRow {
+    /// Id.
+    pub id: i64,
+    /// When it happened, unix seconds.
+    pub occurred_at: i64,
+    /// Kind.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Stage.
+    pub status: Status,
+    /// The point of a point incident, or a point on the surface of a line or polygon.
+    pub location: Option<Point<f64>>,
+    /// The line or polygon.
+    pub shape: Option<Geometry<f64>>,
+    /// The region of a region-only report.
+    pub region: Option<RegionCode>,
+    /// District, regency/city and province codes.
+    pub codes: [Option<String>; 3],
+    /// At sea within 12 nautical miles.
+    pub at_sea: bool,
+    /// Every region a line or polygon touches.
+    pub touched: Vec<String>,
 }
 
-/// Reads one incident into engine form; `None` when it is deleted or gone.
-pub async fn load_one(pool: &PgPool, index: &RegionIndex, id: i64) -> Result<Option<Incident>, sqlx::Error> {
-    Ok(load(pool, index, Some(id)).await?.pop())
+/// Reads every incident not deleted.
+pub async fn load_all(pool: &PgPool) -> Result<Vec<EngineRow>, sqlx::Error> {
+    load(pool, None).await
+}
+
+/// Reads one incident; `None` when it is deleted or gone.
+pub async fn load_one(pool: &PgPool, id: i64) -> Result<Option<EngineRow>, sqlx::Error> {
+    Ok(load(pool, Some(id)).await?.pop())
 }
 
 /// The ids of the incidents created, edited or deleted within `last` of now (by the
@@ -110,8 +128,8 @@ pub async fn changed_within(pool: &PgPool, last: std::time::Duration) -> Result<
         .await
 }
 
-/// Incidents not deleted (all, or the one with id `only`), in engine form.
-async fn load(pool: &PgPool, index: &RegionIndex, only: Option<i64>) -> Result<Vec<Incident>, sqlx::Error> {
+/// Incidents not deleted (all, or the one with id `only`).
+async fn load(pool: &PgPool, only: Option<i64>) -> Result<Vec<EngineRow>, sqlx::Error> {
     let mut rows = sqlx::query(
         "select id, extract(epoch from occurred_at)::bigint as t, category::text as category, severity,
                 status::text as status,
@@ -126,72 +144,59 @@ async fn load(pool: &PgPool, index: &RegionIndex, only: Option<i64>) -> Result<V
     .bind(only)
     .fetch(pool);
     let mut out = Vec::new();
-    let mut ids: HashMap<String, RegionId> = HashMap::new();
-    let mut lookup = |code: Option<String>| -> Option<RegionId> {
-        let code = code?;
-        if let Some(id) = ids.get(&code) {
-            return Some(*id);
-        }
-        let id = index.id(&code.parse().ok()?)?;
-        ids.insert(code, id);
-        Some(id)
-    };
     while let Some(row) = rows.try_next().await? {
         let decode = |e: String| sqlx::Error::Decode(e.into());
         let category: String = row.try_get("category")?;
         let status: String = row.try_get("status")?;
         let severity: i16 = row.try_get("severity")?;
         let shape: Option<Vec<u8>> = row.try_get("shape")?;
-        let region_code: Option<String> = row.try_get("region_code")?;
-        let mut assignment = Assignment {
-            regions: [
-                lookup(row.try_get("kecamatan_code")?),
-                lookup(row.try_get("kabupaten_kota_code")?),
-                lookup(row.try_get("provinsi_code")?),
-            ],
-            at_sea: row.try_get("at_sea")?,
+        let region: Option<String> = row.try_get("region_code")?;
+        let point = |x: &str, y: &str| -> Result<Option<Point<f64>>, sqlx::Error> {
+            Ok(match (row.try_get::<Option<f64>, _>(x)?, row.try_get::<Option<f64>, _>(y)?) {
+                (Some(x), Some(y)) => Some(Point::new(x, y)),
+                _ => None,
+            })
         };
-        let location = match (row.try_get::<Option<f64>, _>("x")?, row.try_get::<Option<f64>, _>("y")?) {
-            (Some(x), Some(y)) => Point::new(x, y),
-            _ => match (row.try_get::<Option<f64>, _>("sx")?, row.try_get::<Option<f64>, _>("sy")?) {
-                (Some(x), Some(y)) => Point::new(x, y),
-                _ => {
-                    let region =
-                        lookup(region_code).ok_or_else(|| decode("incident without location or region".into()))?;
-                    if assignment.regions.iter().all(Option::is_none) {
-                        assignment = region_only_assignment(index, region);
-                    }
-                    index.region(region).label_point
-                }
-            },
-        };
-        let touched: Vec<String> = row.try_get("touched_codes")?;
-        out.push(Incident {
+        out.push(EngineRow {
             id: row.try_get("id")?,
             occurred_at: row.try_get("t")?,
             category: category.parse().map_err(decode)?,
             severity: u8::try_from(severity)
                 .ok()
-                .and_then(crate::incident::Severity::new)
+                .and_then(Severity::new)
                 .ok_or_else(|| decode(format!("severity {severity}")))?,
             status: status.parse().map_err(decode)?,
-            assignment,
-            location,
-            shape: shape.map(|b| wkb::read(&b).map(Box::new)).transpose().map_err(|e| decode(e.to_string()))?,
-            touched: touched.into_iter().filter_map(|c| lookup(Some(c))).collect(),
+            location: point("x", "y")?.or(point("sx", "sy")?),
+            shape: shape.map(|b| wkb::read(&b)).transpose().map_err(|e| decode(e.to_string()))?,
+            region: region.and_then(|c| c.parse().ok()),
+            codes: [row.try_get("kecamatan_code")?, row.try_get("kabupaten_kota_code")?, row.try_get("provinsi_code")?],
+            at_sea: row.try_get("at_sea")?,
+            touched: row.try_get("touched_codes")?,
         });
     }
     Ok(out)
 }
 
+/// One indicator value to store.
+pub struct IndicatorUpsert<'a> {
+    /// Region.
+    pub region: &'a RegionCode,
+    /// Indicator name.
+    pub indicator: &'a str,
+    /// Value.
+    pub value: f64,
+    /// Date observed.
+    pub date: NaiveDate,
+}
+
 /// Stores indicator values (replacing a value for the same region, indicator and date).
 pub async fn upsert_indicators(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &[IndicatorRow],
+    rows: &[IndicatorUpsert<'_>],
     file: &str,
 ) -> Result<u64, sqlx::Error> {
     let codes: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
-    let names: Vec<&str> = rows.iter().map(|r| r.indicator.as_str()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.indicator).collect();
     let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
     let dates: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.date).collect();
     let done = sqlx::query(
@@ -210,23 +215,30 @@ pub async fn upsert_indicators(
     Ok(done.rows_affected())
 }
 
-/// Every indicator value, by region.
-pub async fn load_indicators(
-    pool: &PgPool,
-    index: &RegionIndex,
-) -> Result<HashMap<RegionId, Vec<IndicatorValue>>, sqlx::Error> {
+/// A stored indicator value.
+#[derive(Debug, Clone)]
+pub struct StoredIndicator {
+    /// Region code.
+    pub region: String,
+    /// Indicator name.
+    pub indicator: String,
+    /// Value.
+    pub value: f64,
+    /// Date observed, unix seconds (midnight UTC).
+    pub observed_at: i64,
+}
+
+/// Every indicator value.
+pub async fn load_indicators(pool: &PgPool) -> Result<Vec<StoredIndicator>, sqlx::Error> {
     let rows: Vec<(String, String, f64, i64)> = sqlx::query_as(
         "select region_code, indicator, value, extract(epoch from observed_on::timestamp)::bigint from region_indicators",
     )
     .fetch_all(pool)
     .await?;
-    let mut out: HashMap<RegionId, Vec<IndicatorValue>> = HashMap::new();
-    for (code, indicator, value, observed_at) in rows {
-        if let Some(id) = code.parse().ok().and_then(|c| index.id(&c)) {
-            out.entry(id).or_default().push(IndicatorValue { indicator, observed_at, value });
-        }
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(|(region, indicator, value, observed_at)| StoredIndicator { region, indicator, value, observed_at })
+        .collect())
 }
 
 /// The codes among `codes` that name no stored region.

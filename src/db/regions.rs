@@ -7,9 +7,7 @@ use futures::StreamExt;
 use indicatif::ProgressBar;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use crate::boundaries::geometry::RawBoundary;
-use crate::boundaries::RawRegion;
-use crate::region::{RegionCode, RegionLevel};
+use crate::region::{RegionCode, RegionLevel, RegionShape};
 
 /// Records per round trip when uploading an import; each carries a few hundred
 /// vertices on average, so a batch stays in the low megabytes.
@@ -27,25 +25,27 @@ pub struct Repaired {
     pub reason: Option<String>,
 }
 
-/// Applies the repair rule to every boundary, on `workers` connections at once.
+/// Applies the repair rule to every boundary (WKB), on `workers` connections at once.
 ///
 /// Pure computation: nothing is written, so it runs outside the import transaction
 /// and in parallel (the repair of the 7,837 published boundaries is most of an
 /// import's time). Results are in the order of `boundaries`.
 pub async fn repair(
     pool: &PgPool,
-    boundaries: &[&RawBoundary],
+    boundaries: &[Vec<u8>],
     workers: usize,
     bar: &ProgressBar,
 ) -> Result<Vec<Repaired>, sqlx::Error> {
     // Largest first, in chunks of bounded vertex count, so that the two or more
     // workers finish together.
     let mut order: Vec<usize> = (0..boundaries.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(boundaries[i].vertex_count()));
+    // A WKB polygon vertex is 16 bytes: its length measures the work.
+    let vertex_count = |wkb: &[u8]| wkb.len() / 16;
+    order.sort_by_key(|&i| std::cmp::Reverse(vertex_count(&boundaries[i])));
     let mut chunks: Vec<Vec<usize>> = Vec::new();
     let mut budget = 0;
     for i in order {
-        let vertices = boundaries[i].vertex_count();
+        let vertices = vertex_count(&boundaries[i]);
         match chunks.last_mut() {
             Some(chunk) if budget + vertices <= REPAIR_BATCH_VERTICES => chunk.push(i),
             _ => {
@@ -58,7 +58,7 @@ pub async fn repair(
     let mut out = vec![Repaired { wkb: None, reason: None }; boundaries.len()];
     let mut results = futures::stream::iter(chunks)
         .map(|indexes| async move {
-            let chunk: Vec<&RawBoundary> = indexes.iter().map(|&i| boundaries[i]).collect();
+            let chunk: Vec<&[u8]> = indexes.iter().map(|&i| boundaries[i].as_slice()).collect();
             repair_chunk(pool, &chunk).await.map(|r| (indexes, r))
         })
         .buffer_unordered(workers.max(1));
@@ -72,8 +72,7 @@ pub async fn repair(
     Ok(out)
 }
 
-async fn repair_chunk(pool: &PgPool, chunk: &[&RawBoundary]) -> Result<Vec<Repaired>, sqlx::Error> {
-    let wkbs: Vec<Vec<u8>> = chunk.iter().map(|b| b.to_wkb()).collect();
+async fn repair_chunk(pool: &PgPool, wkbs: &[&[u8]]) -> Result<Vec<Repaired>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     // PostGIS reports every invalid input geometry as a NOTICE; the report says it once.
     sqlx::query("set client_min_messages = warning").execute(&mut *conn).await?;
@@ -87,7 +86,7 @@ async fn repair_chunk(pool: &PgPool, chunk: &[&RawBoundary]) -> Result<Vec<Repai
               cross join lateral (select repair_boundary(r.raw) as geom offset 0) g
          order by u.n",
     )
-    .bind(&wkbs)
+    .bind(wkbs)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(|row| Ok(Repaired { wkb: row.try_get("wkb")?, reason: row.try_get("reason")? })).collect()
@@ -102,8 +101,16 @@ pub async fn lock_for_import(tx: &mut Transaction<'_, Postgres>) -> Result<HashM
 
 /// One region to insert or update, with its boundaries.
 pub struct Upsert<'a> {
-    /// The record as read.
-    pub region: &'a RawRegion,
+    /// Kemendagri code.
+    pub code: &'a RegionCode,
+    /// Official name.
+    pub name: &'a str,
+    /// Level.
+    pub level: RegionLevel,
+    /// Parent code, `None` for provinces.
+    pub parent: Option<&'a RegionCode>,
+    /// The file it was read from.
+    pub file: String,
     /// Its source hash.
     pub hash: Vec<u8>,
     /// The repaired published boundary as WKB.
@@ -115,15 +122,14 @@ pub struct Upsert<'a> {
 /// Inserts new regions and updates changed ones in place.
 pub async fn upsert(tx: &mut Transaction<'_, Postgres>, rows: &[Upsert<'_>]) -> Result<(), sqlx::Error> {
     for batch in rows.chunks(UPLOAD_BATCH) {
-        let codes: Vec<String> = batch.iter().map(|r| r.region.code.to_string()).collect();
-        let names: Vec<&str> = batch.iter().map(|r| r.region.name.as_str()).collect();
-        let levels: Vec<&str> = batch.iter().map(|r| r.region.level.as_str()).collect();
-        let parents: Vec<Option<&str>> =
-            batch.iter().map(|r| r.region.parent.as_ref().map(RegionCode::as_str)).collect();
+        let codes: Vec<&str> = batch.iter().map(|r| r.code.as_str()).collect();
+        let names: Vec<&str> = batch.iter().map(|r| r.name).collect();
+        let levels: Vec<&str> = batch.iter().map(|r| r.level.as_str()).collect();
+        let parents: Vec<Option<&str>> = batch.iter().map(|r| r.parent.map(RegionCode::as_str)).collect();
         let published: Vec<&[u8]> = batch.iter().map(|r| r.published).collect();
         let geoms: Vec<&[u8]> = batch.iter().map(|r| r.geom).collect();
         let hashes: Vec<&[u8]> = batch.iter().map(|r| r.hash.as_slice()).collect();
-        let files: Vec<String> = batch.iter().map(|r| r.region.origin.file.display().to_string()).collect();
+        let files: Vec<&str> = batch.iter().map(|r| r.file.as_str()).collect();
         sqlx::query(
             "insert into regions (code, name, level, parent_code, geom_published, geom, source_hash, source_file)
              select code, name, level::region_level, parent_code,
@@ -305,21 +311,6 @@ pub async fn get(pool: &PgPool, code: &RegionCode) -> Result<Option<(RegionSumma
 /// Number of regions per level.
 pub async fn count_by_level(pool: &PgPool) -> Result<Vec<(RegionLevel, i64)>, sqlx::Error> {
     sqlx::query_as("select level, count(*) from regions group by level order by level").fetch_all(pool).await
-}
-
-/// A region's boundary for the in-memory engine.
-#[derive(Debug, Clone)]
-pub struct RegionShape {
-    /// Kemendagri code.
-    pub code: RegionCode,
-    /// Official name.
-    pub name: String,
-    /// Level.
-    pub level: RegionLevel,
-    /// The nested boundary (`geom`), (longitude, latitude) in EPSG:4326.
-    pub geometry: geo::MultiPolygon<f64>,
-    /// A point inside the region (ST_PointOnSurface).
-    pub label_point: geo::Point<f64>,
 }
 
 /// Every stored region with its boundary, in code order.

@@ -57,7 +57,7 @@ impl DbStatus {
         DbState {
             up: self.is_up(),
             since: DateTime::from_timestamp_millis(self.since.load(Ordering::Acquire)).unwrap_or_default(),
-            reason: self.reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
+            reason: crate::sync::lock(&self.reason).clone(),
         }
     }
 
@@ -71,8 +71,7 @@ impl DbStatus {
                 tracing::warn!(reason, "database unreachable: serving from memory, refusing writes");
             }
         }
-        *self.reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            if up { String::new() } else { reason.to_owned() };
+        *crate::sync::lock(&self.reason) = if up { String::new() } else { reason.to_owned() };
     }
 
     /// Checks the database for ever: `select 1` every 2 s while it answers, every

@@ -100,22 +100,6 @@ pub fn read_multipolygon(bytes: &[u8]) -> Result<MultiPolygon<f64>, WkbError> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::boundaries::geometry::RawBoundary;
-
-    #[test]
-    fn reads_what_the_importer_writes() {
-        let square = vec![[100.0, 0.0], [101.0, 0.0], [101.0, 1.0], [100.0, 1.0], [100.0, 0.0]];
-        let wkb = RawBoundary { polygons: vec![vec![square]] }.to_wkb();
-        let mp = read_multipolygon(&wkb).expect("readable");
-        assert_eq!(mp.0.len(), 1);
-        assert_eq!(mp.0[0].exterior().0[2], Coord { x: 101.0, y: 1.0 });
-        assert!(read(&wkb[..20]).is_err(), "truncated");
-    }
-}
-
 /// Writes a 2D Point, LineString or Polygon as OGC WKB (little endian); other types are
 /// written as their polygons/lines where that is meaningful, else as an empty
 /// collection.

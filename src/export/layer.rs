@@ -291,7 +291,7 @@ pub(super) async fn on_engine<T: Send + 'static>(
     f: impl FnOnce(&Engine) -> T + Send + 'static,
 ) -> Result<T, ExportError> {
     tokio::task::spawn_blocking(move || {
-        let engine = engine.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let engine = crate::sync::read(&engine);
         f(&engine)
     })
     .await

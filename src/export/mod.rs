@@ -33,7 +33,8 @@ use crate::region::{RegionCode, RegionLevel};
 
 /// Attribution of the boundary data (upstream and licence), in every export that can
 /// carry it and in the OGC collections.
-pub const ATTRIBUTION: &str = crate::http::ATTRIBUTION;
+pub use crate::boundaries::ATTRIBUTION;
+pub use crate::db::export::Page;
 
 /// The level of the hotspot layer: regencies and cities, as `/api/hotspots` by default.
 pub const HOTSPOT_LEVEL: RegionLevel = RegionLevel::KabupatenKota;
@@ -249,15 +250,6 @@ impl Filter {
         }
         Ok(())
     }
-}
-
-/// Paging, for the OGC API: skip `offset` features, then at most `limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    /// Features to skip.
-    pub offset: i64,
-    /// Most features to return.
-    pub limit: i64,
 }
 
 /// Where features come from: PostGIS, the engine (risk figures, Gi*, clusters) and the

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::incidents::{check_geometry, geometry_from_json, parse_time};
-use crate::db::incident_rows::{Casualties, Fields};
+use crate::incident::{Casualties, Fields};
 use crate::incident::{Category, Severity, Status};
 use crate::region::RegionCode;
 

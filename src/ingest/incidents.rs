@@ -24,22 +24,8 @@ pub const MAX_VERTICES: usize = 10_000;
 pub struct NewIncident {
     /// Identifier from the source, unique when given.
     pub external_id: Option<String>,
-    /// Point, LineString or Polygon (EPSG:4326), or none for a region-only report.
-    pub geometry: Option<Geometry<f64>>,
-    /// The region of a region-only report.
-    pub region: Option<RegionCode>,
-    /// Kind.
-    pub category: Category,
-    /// Severity.
-    pub severity: Severity,
-    /// Stage.
-    pub status: Status,
-    /// When it happened.
-    pub occurred_at: DateTime<Utc>,
-    /// Where the report came from (intelijen, polri, bawaslu, masyarakat, media sosial).
-    pub source: String,
-    /// What happened.
-    pub description: String,
+    /// What the file states (files carry no casualties: zero).
+    pub fields: crate::incident::Fields,
     /// Line or feature number in its file.
     pub row: usize,
 }
@@ -103,14 +89,17 @@ fn build(
     }
     Ok(NewIncident {
         external_id: fields.id.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
-        geometry,
-        region,
-        category,
-        severity,
-        status,
-        occurred_at,
-        source: fields.source.unwrap_or_default().trim().to_owned(),
-        description: fields.description.unwrap_or_default().trim().to_owned(),
+        fields: crate::incident::Fields {
+            geometry,
+            region,
+            category,
+            severity,
+            status,
+            occurred_at,
+            source: fields.source.unwrap_or_default().trim().to_owned(),
+            description: fields.description.unwrap_or_default().trim().to_owned(),
+            casualties: crate::incident::Casualties::default(),
+        },
         row,
     })
 }
@@ -399,7 +388,7 @@ mod tests {
              ,,2026-11-20T10:00:00+07:00,pemilu,2,potensi,bawaslu,x,A4\n");
         assert_eq!(ok.len(), 1);
         assert_eq!(ok[0].external_id.as_deref(), Some("A1"));
-        assert_eq!(ok[0].occurred_at.to_rfc3339(), "2026-11-19T17:00:00+00:00", "a date is midnight WIB");
+        assert_eq!(ok[0].fields.occurred_at.to_rfc3339(), "2026-11-19T17:00:00+00:00", "a date is midnight WIB");
         let lines: Vec<usize> = bad.iter().map(|e| e.row).collect();
         assert_eq!(lines, [3, 4, 5]);
         assert!(bad[0].reason.contains("severity"));
@@ -411,7 +400,7 @@ mod tests {
     fn region_only_rows_need_a_code() {
         let (ok, bad) = csv("occurred_at,category,severity,kode\n2026-11-01,sara,2,73.71\n2026-11-01,sara,2,7371\n");
         assert_eq!(ok.len(), 1);
-        assert_eq!(ok[0].region.as_ref().map(|c| c.as_str()), Some("73.71"));
+        assert_eq!(ok[0].fields.region.as_ref().map(|c| c.as_str()), Some("73.71"));
         assert_eq!(bad.len(), 1);
     }
 
@@ -445,8 +434,8 @@ mod tests {
            "properties":{"occurred_at":"2026-11-01","category":"agraria","severity":2}}
         ]}"#;
         let (ok, bad) = read_geojson(Path::new("t.geojson"), text, now()).expect("readable");
-        assert_eq!(ok.len(), 1, "{bad:?} {:?}", ok.iter().map(|i| &i.geometry).collect::<Vec<_>>());
-        assert!(matches!(ok[0].geometry, Some(Geometry::LineString(_))));
+        assert_eq!(ok.len(), 1, "{bad:?} {:?}", ok.iter().map(|i| &i.fields.geometry).collect::<Vec<_>>());
+        assert!(matches!(ok[0].fields.geometry, Some(Geometry::LineString(_))));
         assert_eq!(bad.len(), 2);
         assert!(bad[0].reason.contains("invalid polygon"), "self-intersecting bow tie: {}", bad[0].reason);
         assert!(bad[1].reason.contains("at least 4"), "{}", bad[1].reason);
