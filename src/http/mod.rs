@@ -138,12 +138,22 @@ impl AppState {
     /// Read access to the engine. A panic while writing cannot leave it half-updated in
     /// a way reads could notice (updates are per region), so a poisoned lock is used.
     pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Engine> {
-        self.engine.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::read(&self.engine)
+    }
+
+    /// The service layer of incident writes.
+    pub fn incidents(&self) -> crate::incidents::Incidents {
+        crate::incidents::Incidents {
+            pool: self.pool.clone(),
+            engine: Arc::clone(&self.engine),
+            tiles: Arc::clone(&self.tiles),
+            notifier: Arc::clone(&self.notifier),
+        }
     }
 
     /// Write access to the engine.
     pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, Engine> {
-        self.engine.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::write(&self.engine)
     }
 }
 
