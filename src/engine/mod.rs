@@ -395,7 +395,7 @@ impl Engine {
     /// The spatial weights of a level, built once and kept.
     pub fn weights(&self, level: RegionLevel, kind: WeightsKind) -> Arc<Weights> {
         let key = (regions::level_slot(level), kind);
-        if let Some(w) = self.weights.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+        if let Some(w) = crate::sync::lock(&self.weights).get(&key) {
             return Arc::clone(w);
         }
         let ids = self.index.level_ids(level);
@@ -410,7 +410,7 @@ impl Engine {
                 Weights::knn(&centroids, k)
             }
         });
-        self.weights.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, Arc::clone(&built));
+        crate::sync::lock(&self.weights).insert(key, Arc::clone(&built));
         built
     }
 
@@ -460,8 +460,8 @@ mod tests {
     use super::regions::RegionIndex;
     use super::store::{Incident, Window};
     use super::*;
-    use crate::db::regions::RegionShape;
     use crate::incident::{Category, Severity, Status};
+    use crate::region::RegionShape;
 
     fn shape(code: &str, level: RegionLevel, x0: f64, x1: f64) -> RegionShape {
         RegionShape {

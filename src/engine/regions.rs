@@ -27,7 +27,7 @@ use rstar::primitives::{GeomWithData, Line, Rectangle};
 use rstar::{RTree, AABB};
 
 use super::area::PreparedArea;
-use crate::db::regions::RegionShape;
+use crate::region::RegionShape;
 use crate::region::{RegionCode, RegionLevel};
 
 /// Index of a region in the [`RegionIndex`].

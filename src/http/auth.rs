@@ -77,7 +77,7 @@ pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
 
 impl TokenCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Caller, Instant)>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.0)
     }
 
     fn get(&self, hash: &[u8]) -> Option<Caller> {
@@ -120,7 +120,7 @@ const FREE_FAILURES: u32 = 3;
 
 impl Logins {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.0)
     }
 
     /// How long the name must still wait, if at all.

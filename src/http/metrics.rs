@@ -45,10 +45,10 @@ pub struct Metrics {
 impl Metrics {
     fn stats_of(&self, route: &str, method: &Method) -> Arc<RouteStats> {
         let key = (route.to_owned(), method.as_str().to_owned());
-        if let Some(stats) = self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+        if let Some(stats) = crate::sync::read(&self.routes).get(&key) {
             return Arc::clone(stats);
         }
-        let mut routes = self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut routes = crate::sync::write(&self.routes);
         Arc::clone(routes.entry(key).or_default())
     }
 
@@ -64,7 +64,7 @@ impl Metrics {
 
     /// The request series in the text format.
     fn write_requests(&self, out: &mut String) {
-        let routes = self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let routes = crate::sync::read(&self.routes);
         out.push_str(
             "# HELP sipks_http_requests_total HTTP requests answered, by route template, method and status class.\n",
         );

@@ -368,7 +368,7 @@ impl<K: std::hash::Hash + Eq> RiskCache<K> {
     const MAX_ENTRIES: usize = 32;
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries<K>> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.entries)
     }
 
     /// An answer computed from `generation` or a later one, if one is kept.
@@ -389,7 +389,7 @@ impl<K: std::hash::Hash + Eq> RiskCache<K> {
         current: impl FnOnce() -> u64,
         make: impl FnOnce() -> Vec<u8>,
     ) -> Arc<RiskAnswer> {
-        let _turn = self.computing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _turn = crate::sync::lock(&self.computing);
         if let Some(answer) = self.get(&key, generation) {
             return answer;
         }

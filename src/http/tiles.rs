@@ -33,9 +33,7 @@ pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 /// Indonesia's extent (longitude, latitude) for TileJSON `bounds`.
 const BOUNDS: [f64; 4] = [94.9, -11.1, 141.1, 6.1];
 
-/// Attribution of the boundary data, shown wherever the map is.
-pub const ATTRIBUTION: &str = "Batas wilayah / boundaries: cahyadsn/wilayah_boundaries (MIT licence); \
-     kode wilayah / region codes: Kepmendagri No 300.2.2-2430 Tahun 2025";
+pub use crate::boundaries::ATTRIBUTION;
 
 fn source(name: &str) -> Result<Source, ApiError> {
     Source::parse(name).ok_or_else(|| ApiError::UnknownTileSource(name.to_owned()))

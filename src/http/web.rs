@@ -6,8 +6,6 @@
 //! Files are read from disk per request (the deployment is the binary plus web/dist);
 //! a precompressed `.gz` sibling is sent to clients that accept gzip.
 
-pub mod training;
-
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 

@@ -237,11 +237,11 @@ impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner<K, V>> {
-        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::read(&self.inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner<K, V>> {
-        self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::write(&self.inner)
     }
 
     /// A cached tile, marked as just used.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use geo::{BoundingRect, Intersects, Rect};
 
-use super::{coord, lock, read, Layer, Tiles};
+use super::{coord, Layer, Tiles};
+use crate::sync::{lock, read};
 use crate::engine::emerging::{analyse, BinValue, Cube, Pattern, TimeBins};
 use crate::engine::hotspots::Weights;
 use crate::engine::{Engine, WeightsKind};
