@@ -248,7 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cors_origins,
             request_timeout,
         } => {
-            http::web::training::check_mode(&pool, training).await?;
+            sipks::training::check_mode(&pool, training).await?;
             let model = match &cli.risk_model {
                 Some(path) => RiskModel::from_file(path)?,
                 None => RiskModel::default(),
@@ -286,7 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(command) => users(&pool, command, cli.lang).await?,
         Command::Export(args) => export(&pool, args, cli.risk_model.as_deref()).await?,
         Command::Training(TrainingCommand::Seed { incidents, seed }) => {
-            let report = http::web::training::seed(&pool, incidents, seed).await?;
+            let report = sipks::training::seed(&pool, incidents, seed).await?;
             print_load(Ok(report), cli.lang)?;
         }
     }

@@ -1,5 +1,6 @@
 //! Training mode: a database of its own for teaching operators, filled with synthetic
-//! incidents and marked by a one-row table `training_marker`. `sipks serve --training`
+//! incidents and marked by the one row of the table `training_marker` (migration
+//! 0005; empty in a real database). `sipks serve --training`
 //! serves only a marked database and plain `sipks serve` refuses one, so training data
 //! never mix with real data; the seed refuses a database that already holds real
 //! incidents.
@@ -16,13 +17,13 @@ use crate::service::{self, LoadError, LoadReport};
 pub enum TrainingError {
     /// `serve --training` on a database without the marker.
     #[error(
-        "this database is not a training database (it has no training_marker table): `serve --training` serves \
+        "this database is not a training database (its training_marker table is empty): `serve --training` serves \
          only a database made by `sipks training seed` (scripts/train)"
     )]
     NotTraining,
     /// Plain `serve` on a marked database.
     #[error(
-        "this database is a training database (it has a training_marker table) holding synthetic incidents: \
+        "this database is a training database (its training_marker table has its row) holding synthetic incidents: \
          serve it only with `--training` (SIPKS_TRAINING=1), never as real data"
     )]
     IsTraining,
@@ -53,7 +54,7 @@ pub enum TrainingError {
 
 /// Whether the database carries the training marker.
 pub async fn is_training(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("select to_regclass('public.training_marker') is not null").fetch_one(pool).await
+    sqlx::query_scalar("select exists (select 1 from training_marker)").fetch_one(pool).await
 }
 
 /// Refuses to serve a training database as real data, or a real one as training data.
@@ -114,23 +115,12 @@ pub async fn seed(pool: &PgPool, count: u32, seed: u32) -> Result<LoadReport, Tr
         if incidents > 0 {
             return Err(TrainingError::RealData(incidents));
         }
-        let mut tx = pool.begin().await?;
         sqlx::query(
-            "create table training_marker (
-                 only_row   boolean primary key default true check (only_row),
-                 created_at timestamptz not null default now(),
-                 note       text not null
-             )",
+            "insert into training_marker (note) values ('data latihan / training data: synthetic incidents')
+             on conflict (only_row) do nothing",
         )
-        .execute(&mut *tx)
+        .execute(pool)
         .await?;
-        sqlx::query("comment on table training_marker is 'SIPKS training database: synthetic incidents only'")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("insert into training_marker (note) values ('data latihan / training data: synthetic incidents')")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
     }
     // Points inside each regency (EPSG:4326), as many as its weight asks: every tenth
     // regency, by code, gets four times as many, so that some turn kuning or merah.
