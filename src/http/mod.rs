@@ -68,7 +68,8 @@ pub struct AppState {
     /// Answers of `/api/hotspots/emerging`, kept until the engine changes.
     pub emerging: Arc<risk::RiskCache<emerging::EmergingKey>>,
     /// Permits for CPU-bound work moved off the request threads (rendering tiles,
-    /// computing risk), one per core: under load such work queues instead of
+    /// computing risk), two per core (one render waiting on the engine's lock leaves
+    /// its core to the other): under load such work queues instead of
     /// time-sharing the cores with dozens of threads, which would slow every write's
     /// database round trips and the bookkeeping of changes as much.
     pub cpu: Arc<tokio::sync::Semaphore>,
@@ -84,7 +85,8 @@ pub struct HttpConfig {
     /// Origins allowed to call the API from a browser (CORS); empty: none (the page is
     /// served by this server and needs no CORS).
     pub cors_origins: Vec<String>,
-    /// How long a request may take until its response starts (408 after it). Streams
+    /// How long a request may take until its response starts (503 `timeout` after it,
+    /// see [`security::timeout`]). Streams
     /// (events, exports) only need to start within it.
     pub request_timeout: Duration,
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use geo::{BoundingRect, Intersects, Rect};
 
 use super::{coord, Layer, Tiles};
-use crate::sync::{lock, read};
 use crate::engine::emerging::{analyse, BinValue, Cube, Pattern, TimeBins};
 use crate::engine::hotspots::Weights;
 use crate::engine::{Engine, WeightsKind};
 use crate::region::RegionLevel;
+use crate::sync::{lock, read};
 
 /// Weeks analysed for the tiles.
 pub const TILE_WEEKS: usize = 52;
