@@ -55,6 +55,10 @@ enum Command {
         #[arg(long, env = "SIPKS_TRAINING", value_parser = clap::builder::BoolishValueParser::new(),
               default_value_t = false)]
         training: bool,
+        /// An MBTiles file (vector or raster, e.g. an OpenStreetMap extract built with
+        /// planetiler) served at /tiles/basemap and drawn under the risk layers.
+        #[arg(long, env = "SIPKS_BASEMAP")]
+        basemap: Option<PathBuf>,
         /// Origins allowed to call the API from a browser page of another site (CORS),
         /// comma-separated (`*` for any). Default: none.
         #[arg(long = "cors-origin", env = "SIPKS_CORS_ORIGINS", value_delimiter = ',')]
@@ -115,7 +119,8 @@ struct ExportArgs {
     /// Incidents that occurred from (RFC 3339 or YYYY-MM-DD, midnight WIB).
     #[arg(long)]
     from: Option<String>,
-    /// Incidents that occurred before (RFC 3339 or YYYY-MM-DD, midnight WIB).
+    /// Incidents that occurred before (RFC 3339), or up to the end of that day
+    /// (YYYY-MM-DD: the whole day included, WIB).
     #[arg(long)]
     to: Option<String>,
     /// Categories, comma-separated.
@@ -245,6 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tile_cluster_zoom,
             web_dir,
             training,
+            basemap,
             cors_origins,
             request_timeout,
         } => {
@@ -263,7 +269,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let tiles = TileConfig { cache_bytes: tile_cache_mb << 20, cluster_zoom: tile_cluster_zoom };
             let mut state = http::AppState::with_tiles(pool, engine, tiles);
-            let web = http::web::WebConfig { dir: http::web::WebConfig::locate(web_dir), training };
+            let basemap = match &basemap {
+                Some(path) => Some(std::sync::Arc::new(http::basemap::Basemap::open(path).await?)),
+                None => None,
+            };
+            let web = http::web::WebConfig { dir: http::web::WebConfig::locate(web_dir), training, basemap };
             if !web.dir.join("index.html").is_file() {
                 tracing::warn!(dir = %web.dir.display(), "the web map is not built (npm ci && npm run build in web/)");
             }

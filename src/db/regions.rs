@@ -243,6 +243,9 @@ pub struct RegionSummary {
     pub bbox: [f64; 4],
     /// A point inside the region `[lon, lat]` (ST_PointOnSurface), for labels.
     pub label_point: [f64; 2],
+    /// Bounding box of the largest polygon, `[west, south, east, north]` (the map fits
+    /// a region to it).
+    pub main_bbox: [f64; 4],
     /// Area on the WGS 84 spheroid, km².
     pub luas_km2: f64,
     /// Autonomous region (daerah otonom); false for Jakarta's six administrative units.
@@ -253,7 +256,9 @@ pub struct RegionSummary {
 
 const SUMMARY_COLUMNS: &str = "code, name, level, parent_code, feature_id, area_km2, autonomous, elects_head,
      st_xmin(bbox) as west, st_ymin(bbox) as south, st_xmax(bbox) as east, st_ymax(bbox) as north,
-     st_x(label_point) as label_x, st_y(label_point) as label_y";
+     st_x(label_point) as label_x, st_y(label_point) as label_y,
+     st_xmin(main_bbox) as main_west, st_ymin(main_bbox) as main_south, st_xmax(main_bbox) as main_east,
+     st_ymax(main_bbox) as main_north";
 
 fn summary(row: &sqlx::postgres::PgRow) -> Result<RegionSummary, sqlx::Error> {
     Ok(RegionSummary {
@@ -264,6 +269,12 @@ fn summary(row: &sqlx::postgres::PgRow) -> Result<RegionSummary, sqlx::Error> {
         feature_id: row.try_get("feature_id")?,
         bbox: [row.try_get("west")?, row.try_get("south")?, row.try_get("east")?, row.try_get("north")?],
         label_point: [row.try_get("label_x")?, row.try_get("label_y")?],
+        main_bbox: [
+            row.try_get("main_west")?,
+            row.try_get("main_south")?,
+            row.try_get("main_east")?,
+            row.try_get("main_north")?,
+        ],
         luas_km2: row.try_get("area_km2")?,
         otonom: row.try_get("autonomous")?,
         pilkada: row.try_get("elects_head")?,

@@ -97,6 +97,16 @@ pub struct Contribution {
     pub occurred_at: i64,
     /// Its part of the score.
     pub contribution: f64,
+    /// Its category, severity and status: what the explanation says in plain words.
+    pub category: crate::incident::Category,
+    /// Severity 1-5.
+    pub severity: crate::incident::Severity,
+    /// Handling stage.
+    pub status: crate::incident::Status,
+    /// Its regency or city (code), where it has one.
+    pub kode: Option<String>,
+    /// That regency's or city's name.
+    pub nama: Option<String>,
 }
 
 /// Why a region has its level.
@@ -333,6 +343,11 @@ impl Engine {
             .map(|i| Contribution {
                 id: i.id,
                 occurred_at: i.occurred_at,
+                category: i.category,
+                severity: i.severity,
+                status: i.status,
+                kode: i.assignment.regions[1].map(|r| self.index.region(r).code.to_string()),
+                nama: i.assignment.regions[1].map(|r| self.index.region(r).name.clone()),
                 contribution: self.model.incident_weight(
                     i.severity,
                     i.category,

@@ -167,7 +167,8 @@ pub struct FilterText {
     pub bbox: Option<String>,
     /// RFC 3339 time or date (midnight WIB).
     pub from: Option<String>,
-    /// RFC 3339 time or date (midnight WIB).
+    /// RFC 3339 time (excluded) or date (that whole day included: up to the next
+    /// midnight WIB).
     pub to: Option<String>,
     /// Categories, comma-separated.
     pub category: Option<String>,
@@ -189,9 +190,14 @@ impl FilterText {
     pub fn parse(&self) -> Result<Filter, ExportError> {
         let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let time = |param: &str, v: &Option<String>| {
+            let parse = if param == "to" {
+                crate::ingest::incidents::parse_time_end
+            } else {
+                crate::ingest::incidents::parse_time
+            };
             given(v)
                 .map(|v| {
-                    crate::ingest::incidents::parse_time(&v)
+                    parse(&v)
                         .map_err(|_| invalid(param, format!("{v:?} is neither an RFC 3339 time nor a date YYYY-MM-DD")))
                 })
                 .transpose()

@@ -182,6 +182,19 @@ impl ApiError {
         .with("field", json!(field))
     }
 
+    /// 422: a field is wrong, told in plain words (`detail` already names the field as
+    /// the form calls it) with a stable `code` (see `field_text`).
+    pub fn invalid_field_coded(field: &str, code: &'static str, id: String, en: String) -> ApiError {
+        ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            ("Isian tidak valid", "Invalid field"),
+            (id, en),
+        )
+        .with("field", json!(field))
+        .with("code", json!(code))
+    }
+
     /// 401: no valid token where one is needed.
     pub fn unauthorized(id: &str, en: &str) -> ApiError {
         ApiError::client(
@@ -256,6 +269,9 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     body.insert("status".into(), json!(problem.status.as_u16()));
     body.insert("detail".into(), json!(lang.pick(&problem.detail.0, &problem.detail.1)));
     body.insert("instance".into(), json!(instance));
+    // A stable, machine-readable code beside the translated detail: the problem's
+    // own (a refused field's reason) or its type.
+    body.insert("code".into(), json!(problem.slug));
     body.extend(problem.extra);
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
@@ -295,6 +311,16 @@ impl utoipa::PartialSchema for Problem {
             )
             .property("detail", text("What went wrong with this request."))
             .property("instance", text("The path of the request.").examples(["/api/regions/99.99"]))
+            .property(
+                "code",
+                text(
+                    "A stable, machine-readable code of the error, the same in every language: the slug of `type`, \
+                     or for a refused field (invalid-field) the reason: required, in-future, bad-time, not-a-count, \
+                     severity-range, not-text, too-long, unknown-property, read-only, unknown-category, \
+                     unknown-status, bad-geometry, reason-required, invalid.",
+                )
+                .examples(["in-future"]),
+            )
             .property("kode", text("region-not-found: the region code asked for."))
             .property("parameter", text("invalid-parameter: the parameter that is malformed or out of range."))
             .property("source", text("tile-source-not-found: the tile source asked for."))

@@ -88,8 +88,9 @@ struct ExportQuery {
     /// date: midnight WIB), inclusive.
     #[param(value_type = Option<String>, example = "2025-01-01")]
     from: Option<String>,
-    /// Incidents and clusters: incidents that occurred before this time (RFC 3339, or a
-    /// date: midnight WIB), exclusive.
+    /// Incidents and clusters: incidents that occurred before this time (RFC 3339,
+    /// exclusive), or up to the end of this date (YYYY-MM-DD: the whole day included,
+    /// up to the next midnight WIB).
     #[param(value_type = Option<String>, example = "2030-01-01")]
     to: Option<String>,
     /// Incidents and clusters: only these categories (comma-separated).

@@ -93,8 +93,8 @@ fn too_large() -> ApiError {
 }
 
 fn field_error(field: &str, en: impl Into<String>) -> ApiError {
-    let en = en.into();
-    ApiError::invalid_field(field, en.clone(), en)
+    let text = super::field_text::field_text(field, &en.into());
+    ApiError::invalid_field_coded(field, text.code, text.id, text.en)
 }
 
 /// Reads an incident body (a GeoJSON Feature) into fields (see [`read_feature`]); a
@@ -106,6 +106,7 @@ fn read_fields(body: &Value, base: Option<&Fields>, now: DateTime<Utc>) -> Resul
 impl From<IncidentError> for ApiError {
     fn from(e: IncidentError) -> ApiError {
         match e {
+            IncidentError::Field { field, id, en } if id == en => field_error(&field, en),
             IncidentError::Field { field, id, en } => ApiError::invalid_field(&field, id, en),
             IncidentError::ReadOnly => {
                 ApiError::forbidden("Peran analis hanya dapat membaca.".into(), "The analis role is read-only.".into())

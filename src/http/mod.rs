@@ -2,11 +2,13 @@
 //! state and the problem+json rendering of every error.
 
 mod auth;
+pub mod basemap;
 pub mod emerging;
 mod error;
 mod events;
 mod export;
 mod extract;
+mod field_text;
 mod health;
 mod hotspots;
 mod incidents;
@@ -169,6 +171,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(risk::router())
         .merge(hotspots::router())
         .merge(emerging::router())
+        .merge(basemap::router())
         .merge(tiles::router())
         .merge(auth::router())
         .merge(incidents::router())

@@ -397,11 +397,18 @@ fn parse_datetime(text: &str) -> Result<Period, ApiError> {
         crate::ingest::incidents::parse_time(v)
             .map_err(|_| bad("datetime", format!("{v:?} is neither an RFC 3339 time nor a date YYYY-MM-DD")))
     };
-    let after = |t: DateTime<Utc>| t + chrono::Duration::microseconds(1);
+    // The end of an inclusive end: just after a time, the end of a whole date.
+    let end_of = |v: &str, t: DateTime<Utc>| {
+        if DateTime::parse_from_rfc3339(v).is_ok() {
+            t + chrono::Duration::microseconds(1)
+        } else {
+            t + chrono::Duration::days(1)
+        }
+    };
     match text.split_once('/') {
         None => {
             let t = instant(text)?;
-            Ok((Some(t), Some(after(t))))
+            Ok((Some(t), Some(end_of(text, t))))
         }
         Some((start, end)) => {
             let open = |v: &str| v.is_empty() || v == "..";
@@ -409,13 +416,14 @@ fn parse_datetime(text: &str) -> Result<Period, ApiError> {
                 return Err(bad("datetime", format!("{text:?}: an interval needs at least one end")));
             }
             let start = if open(start) { None } else { Some(instant(start)?) };
+            let end_text = end;
             let end = if open(end) { None } else { Some(instant(end)?) };
             if let (Some(s), Some(e)) = (start, end) {
                 if s > e {
                     return Err(bad("datetime", format!("{text:?}: the interval starts after it ends")));
                 }
             }
-            Ok((start, end.map(after)))
+            Ok((start, end.map(|t| end_of(end_text, t))))
         }
     }
 }

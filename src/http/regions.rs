@@ -57,6 +57,10 @@ struct RegionSummary {
     /// A point inside the region `[lon, lat]`, degrees (EPSG:4326), for labels.
     #[schema(min_items = 2, max_items = 2)]
     label_point: [f64; 2],
+    /// Bounding box of the region's largest polygon `[west, south, east, north]`,
+    /// degrees: its main part, without far islands (the map fits a region to it).
+    #[schema(min_items = 4, max_items = 4)]
+    main_bbox: [f64; 4],
     /// Area on the WGS 84 spheroid (luas), km².
     luas_km2: f64,
     /// Autonomous region (daerah otonom); false for Jakarta's six administrative units.

@@ -168,6 +168,14 @@ struct Contribution {
     occurred_at: i64,
     /// Its part of the score.
     contribution: f64,
+    category: Category,
+    /// Severity 1-5.
+    severity: u8,
+    status: Status,
+    /// Its regency or city, where it has one.
+    kode: Option<String>,
+    /// That regency's or city's name.
+    nama: Option<String>,
 }
 
 /// An indicator's part of a region's score.
@@ -524,6 +532,12 @@ async fn one(
             "counts": counts(&explanation.stats),
             "explanation": explanation,
             "history": history,
+            // What the explanation is measured against: this level's thresholds and
+            // the rules' parameters.
+            "model": {
+                "thresholds": engine.model().thresholds.of(region.level),
+                "rules": engine.model().rules,
+            },
         }))
     })
     .await

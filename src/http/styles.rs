@@ -43,8 +43,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 404, description = "No style has this name.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
-async fn style(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn style(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (_, text) = STYLES.iter().find(|(n, _)| *n == name).ok_or(ApiError::NoRoute)?;
-    let body = text.replace("{origin}", &origin(&headers)?);
+    let origin = origin(&headers)?;
+    let mut body = text.replace("{origin}", &origin);
+    // A basemap given with --basemap goes under the risk layers.
+    if let Some(basemap) = &state.web.basemap {
+        if let Ok(mut style) = serde_json::from_str::<serde_json::Value>(&body) {
+            super::basemap::add_to_style(&mut style, basemap, &origin);
+            body = style.to_string();
+        }
+    }
     Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")], body).into_response())
 }

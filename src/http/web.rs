@@ -44,11 +44,13 @@ pub struct WebConfig {
     pub dir: PathBuf,
     /// Serving a training database: the page shows a permanent banner.
     pub training: bool,
+    /// The basemap given with `--basemap`, if any.
+    pub basemap: Option<std::sync::Arc<super::basemap::Basemap>>,
 }
 
 impl Default for WebConfig {
     fn default() -> WebConfig {
-        WebConfig { dir: WebConfig::locate(None), training: false }
+        WebConfig { dir: WebConfig::locate(None), training: false, basemap: None }
     }
 }
 

@@ -118,6 +118,18 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("occurred_at {s:?} is neither RFC 3339 nor YYYY-MM-DD"))
 }
 
+/// The end of a period given as `to`: an RFC 3339 time as it is, a date as the end of
+/// that whole day (the next midnight WIB), so `to=<today>` includes today. Periods
+/// are [from, to): a time given exactly is excluded, a date is included whole.
+pub fn parse_time_end(s: &str) -> Result<DateTime<Utc>, String> {
+    let t = parse_time(s)?;
+    if DateTime::parse_from_rfc3339(s).is_ok() {
+        Ok(t)
+    } else {
+        Ok(t + chrono::Duration::days(1))
+    }
+}
+
 /// Coordinates in range, enough positions, closed valid rings, not too many vertices.
 pub fn check_geometry(g: &Geometry<f64>) -> Result<(), String> {
     let coords: Vec<Coord<f64>> = match g {

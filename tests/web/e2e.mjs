@@ -257,8 +257,46 @@ async function nationalView() {
   check(await page.locator("#panel .rules li").count() >= 1, "the panel explains the score (rules)");
   check(await page.locator("#panel svg.history rect").count() >= 80, "the panel charts the daily level history (90 days)");
   check((await page.textContent("#panel-body")).includes("Masuk untuk melihat kejadian"), "an anonymous reader is asked to log in to see incidents");
+  // Issue 15 defects 4 and 5: why merah, in plain Bahasa words.
+  const threshold = await page.textContent("#panel [data-threshold]");
+  check(/ambang merah 35\b/.test(threshold), "the panel names the threshold the score crossed (merah from 35 for a regency)", threshold);
+  const part = await page.textContent("#panel [data-contribution]");
+  check(part.includes("SARA") && part.includes("Poso") && part.includes("(72.02)") && part.includes("keparahan 5"),
+    "each contributing incident is told by category, place, date and severity", part);
+  const rulesText = await page.textContent("#panel .rules");
+  check(!/incident\(s\)|regencies|severity >=|applies/.test(rulesText) && rulesText.includes("Kejadian berat terbaru"),
+    "the rules are told in Bahasa Indonesia, not the model's English", rulesText);
+  // Issue 15 defect 9: one label per region at its label point, province names at the
+  // opening zoom, legends for the hotspots, clusters and incident symbols.
+  const legendItems = await page.evaluate(() => [...document.querySelectorAll("#legend-symbols [data-legend]")].map((li) => li.dataset.legend));
+  check(["hotspot3", "hotspot-3", "cluster", "severity5", "category-sara"].every((k) => legendItems.includes(k)),
+    "the legend explains the Gi* hatching, clusters, incident severity colours and category letters", legendItems);
+  check(await page.evaluate(() => !!window.sipksMap.getPaintProperty("hotspot-regions-fill", "fill-pattern")),
+    "the Gi* hotspots are hatched, not a fill mixing with the risk colours");
+  const broken = await page.evaluate(() => [...document.querySelectorAll(".legend thead th")].flatMap((th) => {
+    const text = th.firstChild;
+    if (!text || text.nodeType !== 3) return [];
+    const out = [];
+    for (const m of text.data.matchAll(/\S+/g)) {
+      const range = document.createRange();
+      range.setStart(text, m.index);
+      range.setEnd(text, m.index + m[0].length);
+      if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1) out.push(m[0]);
+    }
+    return out;
+  }));
+  check(broken.length === 0, "no legend header breaks inside a word", broken);
   await idle(page);
   await shot(page, "national-1366x768.png");
+  await page.evaluate(() => window.sipksMap.jumpTo({ center: [120.0, -4.0], zoom: 7 }));
+  await idle(page);
+  const labels = await page.evaluate(() => window.sipksMap.queryRenderedFeatures({ layers: ["provinsi-label"] }).map((f) => f.properties.kode));
+  check(labels.filter((k) => k === "73").length === 1, "at zoom 7 Sulawesi Selatan is labelled once", labels);
+  await page.evaluate(() => window.sipksMap.fitBounds([94.9, -11.1, 141.1, 6.1], { padding: 10, duration: 0 }));
+  await idle(page);
+  const national = await page.evaluate(() => window.sipksMap.queryRenderedFeatures({ layers: ["provinsi-label"] }).map((f) => f.properties.kode));
+  check(new Set(national).size >= 15 && national.length === new Set(national).size,
+    `at the opening national zoom the provinces are named, each once (${national.length})`, national);
 
   // Keyboard: the main controls are real, labelled, focusable controls.
   const controls = await page.evaluate(() =>
@@ -283,6 +321,22 @@ async function nationalView() {
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.getElementById("panel-title").textContent.includes("73.71"), null, { timeout: 10000 });
   check(true, "choosing the result with the keyboard opens its panel");
+  // Issue 15 defect 8: the fit shows Makassar's main part beside the panel, not
+  // behind it, and not its far islands.
+  await page.waitForTimeout(800);
+  await idle(page);
+  const makassar = regions.find((r) => r.kode === "73.71");
+  const fit = await page.evaluate((main) => {
+    const map = window.sipksMap;
+    const a = map.project([main[0], main[1]]);
+    const b = map.project([main[2], main[3]]);
+    const panel = document.getElementById("panel").getBoundingClientRect();
+    const box = map.getContainer().getBoundingClientRect();
+    return { left: Math.min(a.x, b.x), right: Math.max(a.x, b.x), top: Math.min(a.y, b.y), bottom: Math.max(a.y, b.y),
+      panelLeft: panel.left - box.left, height: box.height, width: (Math.max(a.x, b.x) - Math.min(a.x, b.x)) };
+  }, makassar.main_bbox);
+  check(Array.isArray(makassar.main_bbox) && fit.left >= 0 && fit.right <= fit.panelLeft && fit.top >= 0 && fit.bottom <= fit.height && fit.width > 30,
+    "searching Makassar fits its main part into the map left of the panel", fit);
   await page.fill("#search", "72.02");
   await page.waitForSelector("#search-results:not([hidden]) button");
   check((await page.textContent("#search-results")).includes("Poso"), "searching by code 72.02 finds Poso");
@@ -312,6 +366,11 @@ async function nationalView() {
   await page.uncheck("#palette-cb");
   await page.click("#lang-toggle");
   check((await page.textContent("h1")).includes("National Risk Map"), "the English toggle translates the page");
+  // Issue 15 defect 9: every text follows the language: title, live status, legend.
+  const english = await page.evaluate(() => ({ title: document.title, live: document.getElementById("live-status").textContent,
+    legend: document.getElementById("legend-symbols").textContent }));
+  check(english.title.includes("National Risk Map") && english.live === "Live updates on" && english.legend.includes("Hot, 99% confidence"),
+    "the page title, live status and symbol legend switch to English", english);
   await page.reload();
   await ready(page);
   check((await page.textContent("h1")).includes("National Risk Map"), "the language choice is kept");
@@ -337,6 +396,26 @@ async function nationalView() {
     return now?.risk_level === "kuning" ? now : null;
   });
   check(live.risk_level === "kuning" && (await page.evaluate(() => window.__sameDocument)), "the open map shows Palu kuning without a reload (server-sent events)");
+
+  // Shareable links: the view, window and region in the address.
+  await page.check('input[name="window"][value="30"]');
+  await page.evaluate(() => window.sipks.national.openRegion("72.02"));
+  await page.evaluate(() => window.sipksMap.jumpTo({ center: [120.5, -1.5], zoom: 7.5 }));
+  await idle(page);
+  const link = page.url();
+  check(/#map=7\.50\/-1\.50000\/120\.50000/.test(link) && link.includes("window=30") && link.includes("region=72.02"), "the address holds the view, window and region", link);
+  {
+    const { context: other, page: shared } = await newPage();
+    await shared.goto(link);
+    await ready(shared);
+    await shared.waitForSelector("#panel:not([hidden]) [data-risk-level]", { timeout: 10000 });
+    const state = await shared.evaluate(() => ({ zoom: window.sipksMap.getZoom(), center: window.sipksMap.getCenter(),
+      window: document.querySelector('input[name="window"]:checked').value, title: document.getElementById("panel-title").textContent }));
+    check(Math.abs(state.zoom - 7.5) < 0.01 && Math.abs(state.center.lng - 120.5) < 1e-4 && state.window === "30" && state.title.includes("72.02"),
+      "a shared link opens the same view, window and region", state);
+    await other.close();
+  }
+  await page.check('input[name="window"][value="90"]');
 
   // Tablet layouts: the side panel becomes a bottom sheet.
   for (const [width, height] of [[1024, 768], [768, 1024]]) {
@@ -384,6 +463,14 @@ async function operatorView() {
 
   // Draw inside the region by mouse clicks, fill the form, save.
   await drawSquare(page, inside);
+  // Issue 15 defect 7: source, description and a chosen category are required.
+  const posts = seen.requests.length;
+  check(await page.inputValue("#f-category") === "", "the category is not chosen for the operator (no default)");
+  await page.click("#incident-save");
+  const required = await page.evaluate(() => ["category", "source", "description"].map((f) =>
+    [document.getElementById(`f-${f}`).getAttribute("aria-invalid"), document.getElementById(`e-${f}`).textContent]));
+  check(required.every(([invalid, text]) => invalid === "true" && text.length > 0)
+    && !seen.requests.slice(posts).some((u) => u.endsWith("/api/incidents")), "saving without category, source and description is refused next to each field, nothing sent", required);
   const description = `E2E poligon ${Date.now()}`;
   await page.selectOption("#f-category", "sara");
   await page.selectOption("#f-severity", "5");
@@ -412,6 +499,9 @@ async function operatorView() {
   await clickAt(page, [inside[0], inside[1]]);
   await page.waitForFunction(() => !document.getElementById("incident-save").disabled);
   await page.fill("#f-occurred", `${new Date().getFullYear() + 1}-01-01T10:00`);
+  await page.selectOption("#f-category", "pemilu");
+  await page.fill("#f-source", "uji e2e");
+  await page.fill("#f-description", "waktu di masa depan");
   await page.click("#incident-save");
   await page.waitForFunction(() => document.getElementById("e-occurred").textContent.length > 0, null, { timeout: 10000 });
   check(await page.getAttribute("#f-occurred", "aria-invalid") === "true", "a time in the future is refused next to the time field (problem+json field)", await page.textContent("#e-occurred"));
@@ -423,6 +513,8 @@ async function operatorView() {
   await page.evaluate(([lon, lat]) => window.sipksMap.jumpTo({ center: [lon, lat], zoom: 12 }), outside);
   await idle(page);
   await drawSquare(page, outside);
+  await page.selectOption("#f-category", "agraria");
+  await page.fill("#f-source", "uji e2e");
   await page.fill("#f-description", "di luar wilayah");
   await page.click("#incident-save");
   await page.waitForSelector("#map-message:not([hidden])", { timeout: 10000 });
@@ -435,6 +527,19 @@ async function operatorView() {
   // Edit the saved incident: reshape it by dragging a corner, change a field; PATCH with If-Match.
   await page.evaluate(([lon, lat]) => window.sipksMap.jumpTo({ center: [lon, lat], zoom: 12 }), inside);
   await idle(page);
+
+  // Issue 15 defect 7: a polygon crossing itself is refused while it is drawn.
+  {
+    const [lon, lat, radius] = inside;
+    const h = Math.min(radius * 0.5, 0.02);
+    await page.click('.draw-mode[data-mode="polygon"]');
+    await page.waitForSelector('.draw-mode[data-mode="polygon"][aria-pressed="true"]');
+    for (const corner of [[lon - h, lat - h], [lon + h, lat + h], [lon + h, lat - h], [lon - h, lat + h]]) await clickAt(page, corner);
+    const refusedText = await page.textContent("#geometry-error");
+    check(refusedText.includes("berpotongan") && await page.isDisabled("#incident-save"),
+      "a polygon crossing itself is refused while drawing (bow-tie)", refusedText);
+    await page.click("#draw-cancel");
+  }
   await page.waitForSelector(`#my-incidents button`);
   await page.evaluate((id) => window.sipks.operator.edit(id), saved.id);
   await page.waitForFunction((id) => document.getElementById("incident-form-title").textContent.includes(`#${id}`), saved.id);
@@ -456,20 +561,166 @@ async function operatorView() {
   check(edited.body.properties.severity === 4 && edited.body.properties.version === 2, "editing a field saves it (PATCH with If-Match, version 2)", edited.body.properties);
   check(JSON.stringify(edited.body.geometry) !== JSON.stringify(saved.geometry), "dragging a corner reshapes the stored polygon");
 
+  // Issue 15 defect 3: an edit conflict shows both versions; keep mine re-applies my
+  // change on the newer version, take theirs loads it.
+  const openEdit = async () => {
+    await page.evaluate((id) => window.sipks.operator.edit(id), saved.id);
+    await page.waitForFunction((id) => document.getElementById("incident-form-title").textContent.includes(`#${id}`), saved.id);
+    await page.waitForFunction(() => !document.getElementById("incident-delete").hidden);
+  };
+  await openEdit();
+  const hint = await page.textContent("#reason-hint");
+  check(hint.includes("nasional atau provinsi") && await page.isDisabled('#f-status option[value="potensi"]'),
+    "the reason field says who can move the status back, and the operator cannot", hint);
+  const other = await api(`/api/incidents/${saved.id}`, { method: "PATCH", token: pusat, json: { type: "Feature", properties: { description: "versi rekan" } }, headers: { "If-Match": '"2"' } });
+  check(other.status === 200, "someone else edits the incident meanwhile (version 3)", other.body);
+  await page.selectOption("#f-severity", "3");
+  expected.push(`412 PATCH /api/incidents/${saved.id}`);
+  await page.click("#incident-save");
+  await page.waitForSelector("#conflict:not([hidden])", { timeout: 10000 });
+  const conflictRows = await page.evaluate(() => [...document.querySelectorAll("#conflict-rows tr.differs")].map((tr) => tr.textContent));
+  check(conflictRows.length >= 2 && conflictRows.some((r) => r.includes(description) && r.includes("versi rekan"))
+    && conflictRows.some((r) => r.includes("3 — sedang") && r.includes("4 — berat")), "the conflict shows both versions side by side, the differing fields marked", conflictRows);
+  await shot(page, "operator-conflict.png");
+  await page.click("#conflict-mine");
+  await page.waitForFunction(() => document.getElementById("form-ok").textContent.length > 0, null, { timeout: 10000 });
+  const merged = (await api(`/api/incidents/${saved.id}`, { token: pusat })).body.properties;
+  check(merged.version === 4 && merged.severity === 3 && merged.description === "versi rekan",
+    "keep mine: my change re-applied on the newer version, theirs kept", merged);
+  await openEdit();
+  await api(`/api/incidents/${saved.id}`, { method: "PATCH", token: pusat, json: { type: "Feature", properties: { source: "sumber rekan" } }, headers: { "If-Match": '"4"' } });
+  await page.fill("#f-source", "sumber saya");
+  expected.push(`412 PATCH /api/incidents/${saved.id}`);
+  await page.click("#incident-save");
+  await page.waitForSelector("#conflict:not([hidden])", { timeout: 10000 });
+  await page.click("#conflict-theirs");
+  await page.waitForFunction(() => document.getElementById("f-source").value === "sumber rekan", null, { timeout: 10000 });
+  const taken = (await api(`/api/incidents/${saved.id}`, { token: pusat })).body.properties;
+  check(taken.version === 5 && taken.source === "sumber rekan", "take theirs: the saved version is loaded, mine not sent", taken);
+
+  // Issue 15 defect 7: delete in the page.
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.click("#incident-delete");
+  await page.waitForFunction(() => document.getElementById("form-ok").textContent.includes("dihapus"), null, { timeout: 10000 });
+  check((await api(`/api/incidents/${saved.id}`, { token: pusat })).status === 404, "deleting in the page deletes the incident (404 after)");
+
+  // Issue 15 defect 6: placing by typed coordinates and by the device's location.
+  await page.fill("#coord-input", `${inside[1].toFixed(5)}, ${inside[0].toFixed(5)}`);
+  await page.click("#coord-form button[type=submit]");
+  await page.waitForFunction(() => !document.getElementById("incident-save").disabled, null, { timeout: 5000 });
+  await page.selectOption("#f-category", "ekonomi");
+  await page.fill("#f-source", "uji koordinat");
+  const typedDescription = `E2E koordinat ${Date.now()}`;
+  await page.fill("#f-description", typedDescription);
+  await page.click("#incident-save");
+  await page.waitForFunction(() => document.getElementById("form-ok").textContent.length > 0, null, { timeout: 10000 });
+  const typed = (await api("/api/incidents?kode=73.71&limit=100", { token: pusat })).body.features.find((f) => f.properties.description === typedDescription);
+  check(typed && typed.geometry.type === "Point" && Math.abs(typed.geometry.coordinates[0] - Number(inside[0].toFixed(5))) < 1e-6
+    && Math.abs(typed.geometry.coordinates[1] - Number(inside[1].toFixed(5))) < 1e-6, "typed coordinates (lat, lon) place and save a point there", typed?.geometry);
+  await page.click("#draw-cancel");
+
   // GIS view: export addresses and the addresses for QGIS.
   await page.click('.view-tab[data-view="gis"]');
   check(await page.inputValue("#u-tilejson") === `${BASE}/tiles/sipks` && await page.inputValue("#u-ogc") === `${BASE}/ogc`, "the GIS view shows the TileJSON and OGC API addresses");
+  // Issue 15 defect 1: the default export (kabupaten_kota, GeoJSON, 90 days) downloads
+  // with window=90 (no from/to, which region layers refuse) under the server's name.
+  const defaultUrl = await page.inputValue("#x-url");
+  check(defaultUrl.includes("/api/export/kabupaten_kota?") && defaultUrl.includes("window=90") && !defaultUrl.includes("from="),
+    "the default region export asks window=90, not from/to", defaultUrl);
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#export-form button[type=submit]")]);
+  const names = [download.suggestedFilename()];
+  check(/^sipks_kabupaten_kota.*\.geojson$/.test(names[0]) && (await page.textContent("#export-error")) === "",
+    "the default export downloads under the server's Content-Disposition name", names[0]);
+  await page.fill("#x-window", "30");
+  await page.selectOption("#x-layer", "provinsi");
+  const [second] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#export-form button[type=submit]")]);
+  names.push(second.suggestedFilename());
+  check(/^sipks_provinsi/.test(names[1]) && names[1] !== names[0], "a second export does not overwrite the first", names);
+  check(await page.isHidden("#x-token-hint"), "no token hint for a public layer");
+  await page.fill("#x-window", "90");
   await page.selectOption("#x-layer", "incidents");
   await page.fill("#x-region", "73.71");
   await page.selectOption("#x-format", "csv");
   const url = await page.inputValue("#x-url");
-  check(url.startsWith(`${BASE}/api/export/incidents?`) && url.includes("format=csv") && url.includes("region=73.71") && url.includes("from="), "the export panel builds the export address", url);
+  check(url.startsWith(`${BASE}/api/export/incidents?`) && url.includes("format=csv") && url.includes("region=73.71") && url.includes("window=90"), "the export panel builds the export address", url);
+  check(await page.isVisible("#x-token-hint") && (await page.textContent("#x-token-hint")).includes("Authorization: Bearer"),
+    "the incidents address says QGIS needs a token header");
   await page.waitForFunction(() => document.getElementById("gis-availability").textContent.length > 0);
   await shot(page, "gis.png");
 
   check(expected.length === 0, "the expected refusals (403, 422) were answered", expected);
   clean(seen, "the operator view");
   await context.close();
+}
+
+// --- issue 15 defect 10 and the screenshot review: phone and touch tablet -------------
+
+/** Visible controls smaller than 44 px in either direction. */
+async function smallTargets(page) {
+  return page.evaluate(() => {
+    const selector = "button, select, input:not([type=checkbox]):not([type=radio]), .switch, .segmented label, .maplibregl-ctrl-group button";
+    return [...document.querySelectorAll(selector)].flatMap((el) => {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || r.bottom < 0 || r.right < 0 || r.top > innerHeight || r.left > innerWidth) return [];
+      if (getComputedStyle(el).visibility === "hidden") return [];
+      const tall = el.matches(".switch, .segmented label, input, select") ? r.height >= 43.5 : r.height >= 43.5 && r.width >= 43.5;
+      return tall ? [] : [`${el.id || el.className || el.tagName} ${Math.round(r.width)}x${Math.round(r.height)}`];
+    });
+  });
+}
+
+async function touchViews() {
+  // A phone, 390x844.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, locale: "id-ID" });
+  let page = await phone.newPage();
+  const seen = watch(page);
+  await page.goto(BASE);
+  await ready(page);
+  let small = await smallTargets(page);
+  check(small.length === 0, "on a phone every visible target is at least 44 px", small);
+  await page.evaluate(() => window.sipks.national.openRegion("72.02"));
+  await page.waitForSelector("#panel:not([hidden]) [data-risk-level]");
+  const free = await page.evaluate(() => {
+    const map = document.getElementById("map").getBoundingClientRect();
+    const panel = document.getElementById("panel").getBoundingClientRect();
+    return { map: Math.round(map.height), free: Math.round(Math.max(0, panel.top - map.top)) };
+  });
+  check(free.free >= 180, "on a phone the bottom sheet leaves the map in view (>= 180 px)", free);
+  small = await smallTargets(page);
+  check(small.length === 0, "on a phone the region sheet's targets are at least 44 px", small);
+  await idle(page);
+  await shot(page, "review-390x844-national.png");
+  await page.click('.view-tab[data-view="operator"]');
+  await shot(page, "review-390x844-operator.png");
+  clean(seen, "the phone view");
+  await phone.close();
+
+  // A touch tablet, 1024x768: the operator's Save stays reachable.
+  const tablet = await browser.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true, locale: "id-ID" });
+  page = await tablet.newPage();
+  await page.goto(BASE);
+  await ready(page);
+  await page.click('.view-tab[data-view="operator"]');
+  const [username, password] = process.env.SIPKS_OPERATOR.split(":");
+  await page.fill("#login-user", username);
+  await page.fill("#login-pass", password);
+  await page.click("#login-form button[type=submit]");
+  await page.waitForSelector("#operator-work:not([hidden])");
+  await page.waitForTimeout(600);
+  const save = await page.evaluate(() => {
+    const button = document.getElementById("incident-save");
+    const r = button.getBoundingClientRect();
+    const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return { top: Math.round(r.top), bottom: Math.round(r.bottom), height: innerHeight, onTop: at === button || button.contains(at) };
+  });
+  check(save.bottom <= save.height && save.top >= 0 && save.onTop, "on a touch tablet (1024x768) Save is on screen without scrolling", save);
+  small = await smallTargets(page);
+  check(small.length === 0, "on a touch tablet every visible target is at least 44 px", small);
+  await idle(page);
+  await shot(page, "review-1024x768-touch-operator.png");
+  await page.click('.view-tab[data-view="gis"]');
+  await shot(page, "review-1024x768-touch-gis.png");
+  await tablet.close();
 }
 
 async function trainingView() {
@@ -490,6 +741,7 @@ try {
   else {
     await nationalView();
     await operatorView();
+    await touchViews();
     performanceChecks();
   }
   console.log(`e2e: every check passed (${checks} checks)`);

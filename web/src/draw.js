@@ -1,5 +1,7 @@
 // terra-draw on the map, loaded only when an operator starts drawing or editing (the
-// national view does not need it).
+// national view does not need it). Polygons and lines may not cross themselves: the
+// point that would make them cross is refused while drawing or reshaping, and
+// `onRefused(reason)` tells the page why.
 
 import {
   TerraDraw,
@@ -7,21 +9,27 @@ import {
   TerraDrawPointMode,
   TerraDrawPolygonMode,
   TerraDrawSelectMode,
+  ValidateNotSelfIntersecting,
 } from "terra-draw";
 import { TerraDrawMapLibreGLAdapter } from "terra-draw-maplibre-gl-adapter";
 
-const EDITABLE = { draggable: true, coordinates: { midpoints: true, draggable: true, deletable: true } };
-
 /** A started terra-draw with point, line, polygon and select (move, reshape) modes. */
-export function createDraw(map) {
+export function createDraw(map, { onRefused = () => {}, onAccepted = () => {} } = {}) {
+  const validation = (feature) => {
+    const result = ValidateNotSelfIntersecting(feature);
+    if (result.valid) onAccepted();
+    else onRefused("self-intersects");
+    return result;
+  };
+  const editable = { draggable: true, selfIntersectable: false, validation, coordinates: { midpoints: true, draggable: true, deletable: true } };
   const draw = new TerraDraw({
     adapter: new TerraDrawMapLibreGLAdapter({ map }),
     modes: [
       new TerraDrawPointMode(),
-      new TerraDrawLineStringMode(),
-      new TerraDrawPolygonMode(),
+      new TerraDrawLineStringMode({ validation }),
+      new TerraDrawPolygonMode({ validation }),
       new TerraDrawSelectMode({
-        flags: { point: { feature: { draggable: true } }, linestring: { feature: EDITABLE }, polygon: { feature: EDITABLE } },
+        flags: { point: { feature: { draggable: true } }, linestring: { feature: editable }, polygon: { feature: editable } },
       }),
     ],
   });

@@ -1,11 +1,29 @@
 // The GIS view: builds download addresses for the export endpoints
-// (/api/export/{layer}?format=&region=&from=&to=) and shows the addresses to paste
+// (/api/export/{layer}?format=&region=&window=) and shows the addresses to paste
 // into QGIS: TileJSON of the vector tiles, the MapLibre style, OGC API - Features.
+// Every layer takes `window` (days: of the risk figures, the clustered incidents, or
+// the last days of incidents); from/to would be refused by the region layers.
+// Downloads keep the server's Content-Disposition file name.
 
 import { ApiProblem, headers } from "./api.js";
 import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
+
+/** The file name of a Content-Disposition header (RFC 6266: filename* first). */
+export function fileName(disposition) {
+  if (!disposition) return null;
+  const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim());
+    } catch {
+      // fall through to the plain name
+    }
+  }
+  const plain = /filename\s*=\s*("([^"]*)"|[^;]+)/.exec(disposition);
+  return plain ? (plain[2] ?? plain[1]).trim() : null;
+}
 
 export class GisView {
   constructor(meta) {
@@ -42,18 +60,15 @@ export class GisView {
     const region = $("x-region").value.trim();
     if (region) params.set("region", region);
     const days = Math.round(Number($("x-window").value));
-    if (days >= 1) {
-      const to = new Date();
-      const from = new Date(to.getTime() - days * 86400000);
-      params.set("from", from.toISOString().slice(0, 10));
-      params.set("to", to.toISOString().slice(0, 10));
-    }
+    if (days >= 1) params.set("window", String(days));
     return `${window.location.origin}/api/export/${$("x-layer").value}?${params}`;
   }
 
   update() {
     $("x-url").value = this.url();
     $("export-error").textContent = "";
+    // Incidents need a token: QGIS and GDAL send it as a header.
+    $("x-token-hint").hidden = $("x-layer").value !== "incidents";
   }
 
   /** Downloads with the session's token (a plain link could not send it). */
@@ -71,7 +86,7 @@ export class GisView {
         throw new ApiProblem(response.status, body);
       }
       const blob = await response.blob();
-      const name = `sipks-${$("x-layer").value}.${$("x-format").value === "ndjson" ? "ndjson" : $("x-format").value}`;
+      const name = fileName(response.headers.get("content-disposition")) || `sipks_${$("x-layer").value}.${$("x-format").value}`;
       const link = document.createElement("a");
       link.href = URL.createObjectURL(blob);
       link.download = name;

@@ -9,6 +9,9 @@ import { apply, currentLang, onLangChange, setLang, t } from "./i18n.js";
 import { prewarm, REGION_FILLS, RiskMap } from "./map.js";
 import { NationalView } from "./national.js";
 import { OperatorView } from "./operator.js";
+import { addOverlays } from "./overlays.js";
+import { renderSymbolLegend } from "./legend.js";
+import { followInHash, readHash } from "./share.js";
 
 const $ = (id) => document.getElementById(id);
 const PALETTE = "sipks.palette";
@@ -30,6 +33,7 @@ function toast(text) {
 }
 
 function setLangButton() {
+  document.title = `SIPKS — ${t("title")}`;
   const button = $("lang-toggle");
   const other = currentLang() === "en" ? "id" : "en";
   button.textContent = other.toUpperCase();
@@ -70,7 +74,8 @@ async function boot() {
     $("training-banner").hidden = false;
     document.body.classList.add("is-training");
   }
-  $("attribution").textContent = meta.attribution;
+  const basemapAttribution = style.metadata?.["sipks:basemap-attribution"];
+  $("attribution").textContent = basemapAttribution ? `${meta.attribution} · ${basemapAttribution}` : meta.attribution;
   const regions = new Map([...prov.regions, ...kab.regions].map((r) => [r.kode, r]));
 
   const national = new NationalView(riskMap, regions, meta.window_days);
@@ -92,7 +97,10 @@ async function boot() {
       if (name === "incident") toast(t("live.incident", { action: t(`action.${data.action}`), kode: data.kode?.[1] || "" }));
       refreshSoon();
     },
-    (connected) => ($("live-status").textContent = connected ? t("live.on") : t("live.off")),
+    (connected) => {
+      $("live-status").dataset.connected = String(connected);
+      $("live-status").textContent = connected ? t("live.on") : t("live.off");
+    },
   );
   const operator = new OperatorView(riskMap, regions, {
     onChanged: () => refreshSoon(),
@@ -121,6 +129,9 @@ async function boot() {
   $("lang-toggle").addEventListener("click", () => setLang(currentLang() === "en" ? "id" : "en"));
   onLangChange(() => {
     setLangButton();
+    renderSymbolLegend();
+    const liveStatus = $("live-status");
+    if (liveStatus.dataset.connected) liveStatus.textContent = t(liveStatus.dataset.connected === "true" ? "live.on" : "live.off");
     national.renderLegend();
     if (national.openKode) national.openRegion(national.openKode, { move: false });
     operator.loadMine();
@@ -150,6 +161,7 @@ async function boot() {
   });
 
   const legend = national.loadLegend().then(() => mark("legend"));
+  renderSymbolLegend();
   await riskMap.loaded;
   if (paletteBox.checked) await riskMap.setPalette("cb");
   await legend;
@@ -166,8 +178,41 @@ async function boot() {
     };
     check();
   });
+  // A shared link: its view, window and region.
+  const shared = readHash();
+  if (shared.window) {
+    const radio = document.querySelector(`input[name="window"][value="${[7, 30, 90].includes(shared.window) ? shared.window : "custom"}"]`);
+    radio.checked = true;
+    if (radio.value === "custom") {
+      $("window-custom").hidden = false;
+      $("window-days").value = String(shared.window);
+    }
+    national.setWindow(shared.window);
+  }
+  if (shared.center) riskMap.map.jumpTo({ center: shared.center, zoom: shared.zoom });
+  if (shared.region && regions.has(shared.region)) national.openRegion(shared.region, { move: false });
+  const writeHash = followInHash(riskMap.map, national);
+  const setWindow = national.setWindow.bind(national);
+  national.setWindow = (days) => {
+    setWindow(days);
+    writeHash();
+  };
+  const closePanel = national.closePanel.bind(national);
+  national.closePanel = () => {
+    closePanel();
+    writeHash();
+  };
+  const openRegion = national.openRegion.bind(national);
+  national.openRegion = async (...args) => {
+    const done = openRegion(...args);
+    writeHash();
+    return done;
+  };
   for (const control of document.querySelectorAll("[data-until-ready]")) control.disabled = false;
   mark("interactive");
+  // Labels at label points, hatching, category letters: drawn right after the first
+  // risk frame, not before it.
+  addOverlays(riskMap.map, regions);
   document.body.dataset.ready = "true";
   window.sipks = { riskMap, national, operator, gis, setView };
 }

@@ -124,7 +124,8 @@ export class RiskMap {
     }
     const target = this.palettes[name];
     for (const layer of target.layers) {
-      if (!this.map.getLayer(layer.id)) continue;
+      // The page's own hatching of the hotspots (overlays.js) stays.
+      if (!this.map.getLayer(layer.id) || layer.id.startsWith("hotspot-regions")) continue;
       for (const [property, value] of Object.entries(layer.paint || {})) {
         this.map.setPaintProperty(layer.id, property, value);
       }
@@ -149,7 +150,26 @@ export class RiskMap {
     this.map.addLayer({ id: "operator-region-line", type: "line", ...common, paint: { "line-color": "#0d47a1", "line-width": 3.5, "line-dasharray": [2, 1] } });
   }
 
+  /**
+   * Fits `bbox` (a region's main part, where known) into the part of the map that the
+   * region panel (right side) or bottom sheet (tablets, phones) leaves in view.
+   */
   fitTo(bbox, maxZoom = 12) {
-    this.map.fitBounds(bbox, { padding: 40, maxZoom, duration: 600 });
+    this.map.fitBounds(bbox, { padding: this.freePadding(), maxZoom, duration: 600 });
+  }
+
+  /** Padding (px) that keeps a fitted box clear of the open panel or sheet. */
+  freePadding() {
+    const padding = { top: 30, right: 30, bottom: 30, left: 30 };
+    const panel = document.getElementById("panel");
+    const map = this.map.getContainer().getBoundingClientRect();
+    if (!panel || panel.hidden) return padding;
+    const box = panel.getBoundingClientRect();
+    if (box.left > map.left + map.width / 2) padding.right += Math.max(0, map.right - box.left);
+    else padding.bottom += Math.max(0, map.bottom - box.top, map.height * 0.36);
+    // Never more padding than the map can give.
+    padding.right = Math.min(padding.right, map.width * 0.7);
+    padding.bottom = Math.min(padding.bottom, map.height * 0.6);
+    return padding;
   }
 }

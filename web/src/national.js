@@ -6,6 +6,8 @@
 import { getJson, token } from "./api.js";
 import { historyChart } from "./chart.js";
 import { formatDate, formatNumber, t } from "./i18n.js";
+import { explanation } from "./explain.js";
+import { formatTime } from "./zones.js";
 
 const LEVELS = ["hijau", "kuning", "merah"];
 const $ = (id) => document.getElementById(id);
@@ -184,8 +186,10 @@ export class NationalView {
     $("search-results").hidden = true;
     $("search").value = `${region.nama} (${region.kode})`;
     const maxZoom = { provinsi: 7, kabupaten_kota: 9.5, kecamatan: 12 }[region.level];
-    this.riskMap.fitTo(region.bbox, maxZoom);
+    // The panel opens first, so the fit leaves room for it; the main part, not the
+    // far islands.
     this.openRegion(region.kode);
+    this.riskMap.fitTo(region.main_bbox || region.bbox, maxZoom);
   }
 
   // --- panel ----------------------------------------------------------------------
@@ -223,18 +227,8 @@ export class NationalView {
           t(`level.${risk.risk_level}`)),
         ` ${t("panel.score")}: `, el("strong", { "data-score": "" }, formatNumber(risk.score, 1))),
       el("p", { "data-counts": "" }, t("panel.counts", { total: formatNumber(risk.counts.total), days: risk.window.days, severe })),
-      el("h3", {}, t("panel.explanation")),
-      el("ul", { class: "rules" },
-        ex.rules.map((rule) =>
-          el("li", { class: rule.triggered ? "triggered" : "" },
-            el("strong", {}, rule.rule), ` — ${rule.triggered ? t("panel.rule.applied") : t("panel.rule.not")} (→ ${rule.raises_to}): ${rule.detail}`))),
+      ...explanation(risk),
     ];
-    if (ex.contributions.length) {
-      body.push(el("h4", {}, t("panel.contributions")),
-        el("ol", { class: "contributions" },
-          ex.contributions.slice(0, 5).map((c) =>
-            el("li", {}, `#${c.id} · ${formatDate(c.occurred_at * 1000, false)} · +${formatNumber(c.contribution, 2)}`))));
-    }
     if (ex.indicators.length) {
       body.push(el("h4", {}, t("panel.indicators")),
         el("ul", {}, ex.indicators.map((i) => el("li", {}, `${i.indicator}: ${formatNumber(i.value, 2)} × ${i.weight} = ${formatNumber(i.contribution, 2)}`))));
@@ -249,7 +243,7 @@ export class NationalView {
         incidents.features.map((f) =>
           el("li", {},
             el("strong", {}, `#${f.id} ${t(`category.${f.properties.category}`)}`),
-            ` · ${t(`status.${f.properties.status}`)} · ${f.properties.severity}/5 · ${formatDate(f.properties.occurred_at)}`,
+            ` · ${t(`status.${f.properties.status}`)} · ${f.properties.severity}/5 · ${formatTime(f.properties.occurred_at, f.properties.kabupaten_kota || risk.kode)}`,
             f.properties.description ? el("div", { class: "muted" }, f.properties.description) : null))));
     }
     $("panel-body").replaceChildren(...body);

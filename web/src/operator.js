@@ -2,11 +2,17 @@
 // polygon with terra-draw, fill the form and save (POST /api/incidents); pick an
 // existing incident to move or reshape it and edit its fields (PATCH with If-Match).
 // Server validation errors appear next to the field they name (problem+json `field`),
-// geometry errors and refusals (403 outside the region) on the map.
+// geometry errors and refusals (403 outside the region) on the map. Category, source
+// and description must be given (the category chosen, never defaulted); a polygon or
+// line crossing itself is refused while it is drawn; an incident can be deleted; an
+// edit conflict (412) shows both versions (conflict.js).
 
 import { ApiProblem, request, setToken, token } from "./api.js";
 import { formatDate, onLangChange, t } from "./i18n.js";
 import { el } from "./national.js";
+import { hideConflict, showConflict } from "./conflict.js";
+import { setupLocate } from "./locate.js";
+import { formatCoord } from "./zones.js";
 
 const CATEGORIES = ["pemilu", "agraria", "antar_kelompok", "sara", "sumber_daya_alam", "ekonomi", "lainnya"];
 const STATUSES = ["potensi", "terjadi", "ditangani", "selesai"];
@@ -43,6 +49,9 @@ export class OperatorView {
     $("incident-reset").addEventListener("click", () => this.reset());
     $("incident-form").addEventListener("submit", (e) => this.save(e));
     $("incident-form").addEventListener("input", (e) => this.clearError(e.target));
+    $("incident-form").addEventListener("change", (e) => this.clearError(e.target));
+    $("incident-delete").addEventListener("click", () => this.remove());
+    setupLocate((lonLat) => this.placePoint(lonLat));
   }
 
   fillSelects() {
@@ -53,6 +62,8 @@ export class OperatorView {
       if (before) $(id).value = before;
     };
     fill("f-category", CATEGORIES, (c) => `category.${c}`);
+    $("f-category").prepend(el("option", { value: "" }, t("form.category.choose")));
+    if (!$("f-category").value || $("f-category").selectedIndex < 0) $("f-category").value = "";
     fill("f-severity", [1, 2, 3, 4, 5], (s) => `severity.${s}`);
     fill("f-status", STATUSES, (s) => `status.${s}`);
   }
@@ -124,7 +135,7 @@ export class OperatorView {
       $("operator-region").textContent = t("operator.region", { nama: region.nama, kode: region.kode });
       this.riskMap.loaded.then(() => {
         this.riskMap.outline(region.kode, region.level);
-        this.riskMap.fitTo(region.bbox, 11);
+        this.riskMap.fitTo(region.main_bbox || region.bbox, 11);
       });
     } else {
       $("operator-region").textContent = canWrite ? t("operator.national") : t("operator.readonly", { role: user.role });
@@ -156,7 +167,12 @@ export class OperatorView {
     const { createDraw } = await import("./draw.js");
     await this.riskMap.loaded;
     if (this.draw) return this.draw;
-    this.draw = createDraw(this.riskMap.map);
+    this.draw = createDraw(this.riskMap.map, {
+      onRefused: () => ($("geometry-error").textContent = t("draw.selfIntersects")),
+      onAccepted: () => {
+        if ($("geometry-error").textContent === t("draw.selfIntersects")) $("geometry-error").textContent = "";
+      },
+    });
     this.draw.on("finish", (id, context) => {
       if (context?.action === "draw") this.drawn(id);
     });
@@ -179,6 +195,22 @@ export class OperatorView {
     $("geometry-error").textContent = "";
     this.showMessage(null);
     $("incident-save").disabled = true;
+  }
+
+  /** A point at typed or located coordinates, as if clicked on the map. */
+  async placePoint([lon, lat]) {
+    const draw = await this.ensureDraw();
+    if (this.editing) this.reset();
+    draw.clear();
+    draw.setMode("static");
+    const [result] = draw.addFeatures([{ type: "Feature", geometry: { type: "Point", coordinates: [lon, lat] }, properties: { mode: "point" } }]);
+    if (!result?.valid) {
+      $("coord-error").textContent = t("coord.bad");
+      return;
+    }
+    this.drawn(result.id);
+    $("draw-hint").textContent = t("coord.placed", { lat: formatCoord(lat), lon: formatCoord(lon) });
+    this.riskMap.map.easeTo({ center: [lon, lat], zoom: Math.max(this.riskMap.map.getZoom(), 13), duration: 400 });
   }
 
   drawn(id) {
@@ -204,7 +236,11 @@ export class OperatorView {
     this.featureId = null;
     this.editing = null;
     $("incident-form").reset();
+    hideConflict();
     this.fillSelects();
+    $("f-category").value = "";
+    $("incident-delete").hidden = true;
+    for (const option of $("f-status").options) option.disabled = false;
     $("f-severity").value = "3";
     $("f-occurred").value = localInput(new Date());
     $("incident-form-title").textContent = t("form.new");
@@ -260,6 +296,11 @@ export class OperatorView {
     $("f-pengungsi").value = String(p.casualties?.pengungsi ?? 0);
     $("f-reason").value = "";
     $("reason-field").hidden = false;
+    $("incident-delete").hidden = false;
+    // Only nasional and provinsi users move a status back (reopen); others see it.
+    const canReopen = ["nasional", "provinsi"].includes(this.user?.role);
+    for (const option of $("f-status").options) option.disabled = !canReopen && STATUSES.indexOf(option.value) < STATUSES.indexOf(p.status);
+    $("reason-hint").textContent = t(canReopen ? "form.reason.hint.reopen" : "form.reason.hint.operator");
     $("incident-form-title").textContent = t("form.edit", { id: feature.id });
     $("draw-hint").textContent = t("draw.hint.edit", { id: feature.id });
     $("incident-save").disabled = false;
@@ -297,14 +338,27 @@ export class OperatorView {
     return body;
   }
 
+  /** Marks every required field left empty; true when all are given. */
+  required() {
+    const missing = [["f-category", "form.category.need"], ["f-source", "form.source.need"], ["f-description", "form.description.need"]]
+      .filter(([id]) => !$(id).value.trim());
+    for (const [id, key] of missing) {
+      $(id).setAttribute("aria-invalid", "true");
+      $($(id).getAttribute("aria-describedby")).textContent = t(key);
+    }
+    if (missing.length) $(missing[0][0]).focus();
+    return missing.length === 0;
+  }
+
   async save(e) {
-    e.preventDefault();
+    e?.preventDefault();
     this.clearErrors();
     const geometry = this.geometry();
     if (!geometry && !this.editing) {
       $("geometry-error").textContent = t("draw.need");
       return;
     }
+    if (!this.required()) return;
     const props = this.properties();
     $("incident-save").disabled = true;
     try {
@@ -335,8 +389,7 @@ export class OperatorView {
       return;
     }
     if (error.status === 412 && this.editing) {
-      $("form-error").textContent = t("form.stale");
-      this.edit(this.editing.id);
+      this.conflict();
       return;
     }
     if (error.status === 403) {
@@ -357,6 +410,63 @@ export class OperatorView {
       input.focus();
     } else {
       $("form-error").textContent = error.message;
+    }
+  }
+
+  /**
+   * Someone saved a newer version: both are shown; "keep mine" sends the operator's
+   * own changes (against the version they opened) on top of the newer version,
+   * "take theirs" loads the newer version into the form.
+   */
+  async conflict() {
+    const mine = { properties: this.properties(), geometry: this.geometry() || this.editing.feature.geometry };
+    const changes = this.changes(mine.properties, this.geometry());
+    let latest;
+    try {
+      latest = await request(`/api/incidents/${this.editing.id}`);
+    } catch (error) {
+      $("form-error").textContent = error.message;
+      return;
+    }
+    $("form-error").textContent = t("form.stale");
+    $("incident-save").disabled = true;
+    const choice = await showConflict(mine, latest.body);
+    $("form-error").textContent = "";
+    if (choice === "theirs") {
+      await this.edit(latest.body.id);
+      $("form-ok").textContent = t("conflict.took", { version: latest.body.properties.version });
+      return;
+    }
+    try {
+      const answer = await request(`/api/incidents/${this.editing.id}`, {
+        method: "PATCH",
+        json: changes,
+        headers: { "If-Match": latest.etag },
+      });
+      this.reset();
+      $("form-ok").textContent = t("form.saved", { id: answer.body.id });
+      this.loadMine();
+      this.onChanged(answer.body);
+    } catch (error) {
+      $("incident-save").disabled = false;
+      this.showProblem(error);
+    }
+  }
+
+  /** Deletes the incident being edited, once confirmed (DELETE with If-Match). */
+  async remove() {
+    if (!this.editing) return;
+    const { id, etag } = this.editing;
+    if (!window.confirm(t("form.delete.confirm", { id }))) return;
+    this.clearErrors();
+    try {
+      await request(`/api/incidents/${id}`, { method: "DELETE", headers: { "If-Match": etag } });
+      this.reset();
+      $("form-ok").textContent = t("form.deleted", { id });
+      this.loadMine();
+      this.onChanged(null);
+    } catch (error) {
+      this.showProblem(error);
     }
   }
 

@@ -154,7 +154,9 @@ pub(super) async fn list(
     filter.severity_min = severity_param("severity_min", q.severity_min.as_deref())?;
     filter.severity_max = severity_param("severity_max", q.severity_max.as_deref())?;
     let time = |param: &str, v: Option<&str>| {
-        v.filter(|v| !v.is_empty()).map(|v| parse_time(v).map_err(|e| bad(param, e))).transpose()
+        // A date as `to` includes that whole day.
+        let parse = if param == "to" { crate::ingest::incidents::parse_time_end } else { parse_time };
+        v.filter(|v| !v.is_empty()).map(|v| parse(v).map_err(|e| bad(param, e))).transpose()
     };
     filter.from = time("from", q.from.as_deref())?;
     filter.to = time("to", q.to.as_deref())?;
