@@ -248,6 +248,9 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map_or(Lang::Id, Lang::from_accept_language);
     let instance = request.uri().path().to_owned();
+    // Absolute type URIs (RFC 9457 3.1.1), at the origin the client reached; relative
+    // only when the Host header is unusable.
+    let origin = super::tiles::origin(request.headers()).unwrap_or_default();
     let mut response = next.run(request).await;
     let status = response.status();
     if status == StatusCode::SERVICE_UNAVAILABLE && !response.headers().contains_key(header::RETRY_AFTER) {
@@ -264,7 +267,7 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     let (mut parts, _) = response.into_parts();
     let problem = parts.extensions.remove::<Problem>().unwrap_or_else(|| generic(status));
     let mut body = serde_json::Map::new();
-    body.insert("type".into(), json!(format!("/problems/{}", problem.slug)));
+    body.insert("type".into(), json!(super::problems::type_uri(&origin, problem.slug)));
     body.insert("title".into(), json!(lang.pick(problem.title.0, problem.title.1)));
     body.insert("status".into(), json!(problem.status.as_u16()));
     body.insert("detail".into(), json!(lang.pick(&problem.detail.0, &problem.detail.1)));
@@ -294,11 +297,11 @@ impl utoipa::PartialSchema for Problem {
             .property(
                 "type",
                 text(
-                    "`/problems/` and the kind of problem: region-not-found, invalid-parameter, \
+                    "The absolute URI `{origin}/problems/{kind}` of a page describing the kind of problem: region-not-found, invalid-parameter, \
                      tile-source-not-found, not-found, database-unavailable, internal, or http-error for other \
                      statuses (405 and the like).",
                 )
-                .examples(["/problems/invalid-parameter"]),
+                .examples(["http://127.0.0.1:8080/problems/invalid-parameter"]),
             )
             .property("title", text("Short title of the kind of problem."))
             .property(

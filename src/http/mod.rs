@@ -16,6 +16,7 @@ mod metrics;
 mod negotiate;
 mod ogc;
 mod openapi;
+mod problems;
 mod regions;
 pub mod risk;
 mod security;
@@ -161,6 +162,13 @@ impl AppState {
     }
 }
 
+/// gzip for the OGC API's answers when the client accepts it (`Accept-Encoding:
+/// gzip`): GeoJSON pages shrink about fourfold. (Exports compress their own stream,
+/// tiles their own layers.)
+fn gzip() -> tower_http::compression::CompressionLayer {
+    tower_http::compression::CompressionLayer::new()
+}
+
 /// Every route with its OpenAPI documentation. Handlers are routed only through
 /// `utoipa_axum::routes!`, which registers a handler and its `#[utoipa::path]` at once,
 /// so that `/openapi.json` (read off this router) describes exactly what is served.
@@ -182,6 +190,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(web::router())
         .merge(metrics::router())
         .merge(openapi::router())
+        .merge(problems::router())
 }
 
 /// The whole application: every resource's routes, a problem+json fallback, and the

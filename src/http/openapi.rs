@@ -8,7 +8,6 @@
 
 use std::sync::LazyLock;
 
-use axum::Json;
 use serde::Serialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,7 +43,8 @@ use crate::tiles::Source;
             operators within their region, read within the caller's scope; versioned (ETag, If-Match) and \
             audited."),
         (name = "events", description = "Live changes of incidents and risk levels, as server-sent events."),
-        (name = "openapi", description = "This description of the API."),
+        (name = "openapi", description = "This description of the API, and a page per problem type of its \
+            errors."),
     )
 )]
 struct ApiDoc;
@@ -103,12 +103,19 @@ static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| super::routes().into_opena
     operation_id = "getOpenApi",
     tag = "openapi",
     responses(
-        (status = 200, description = "The OpenAPI 3.1 document.", body = Object, content_type = "application/json"),
+        (status = 200, description = "The OpenAPI 3.1 document, as `application/vnd.oai.openapi+json;version=3.1`.",
+            body = Object, content_type = "application/vnd.oai.openapi+json"),
     )
 )]
-async fn openapi_json() -> Json<&'static OpenApi> {
-    Json(&DOCUMENT)
+async fn openapi_json() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // The media type the OGC landing page's service-desc link announces.
+    let body = serde_json::to_vec(&*DOCUMENT).unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, OPENAPI_31)], body).into_response()
 }
+
+/// The media type of this document (OpenAPI's registered type with its version).
+pub(super) const OPENAPI_31: &str = "application/vnd.oai.openapi+json;version=3.1";
 
 /// The wire names of `values`, as serde writes them.
 fn wire_names<T: Serialize>(values: &[T]) -> Vec<String> {
