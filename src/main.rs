@@ -107,7 +107,7 @@ enum TrainingCommand {
 struct ExportArgs {
     /// provinsi, kabupaten_kota, kecamatan, incidents, hotspots or clusters.
     layer: String,
-    /// geojson, ndjson, csv or fgb.
+    /// geojson, ndjson, csv, fgb or gpkg.
     #[arg(long, default_value = "geojson")]
     format: String,
     /// Only within this region (its subtree), e.g. 73.71.

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use fixture::{fixture, gdal, ogr_count, ogr_geojson, python};
 
-const FORMATS: [&str; 4] = ["geojson", "ndjson", "csv", "fgb"];
+const FORMATS: [&str; 5] = ["geojson", "ndjson", "csv", "fgb", "gpkg"];
 
 /// PostGIS' count of what an export of `layer` must hold (nasional scope).
 async fn postgis_count(pool: &sqlx::PgPool, layer: &str) -> i64 {
@@ -280,7 +280,7 @@ async fn bad_queries_are_problems_naming_the_reason() {
         ("/api/export/desa", 404, "layer"),
         ("/api/export/incidents?format=shp", 400, "format"),
         ("/api/export/incidents?bbox=119,-5,118", 400, "bbox"),
-        ("/api/export/incidents?bbox=120,-5,119,-4", 400, "bbox"),
+        ("/api/export/incidents?bbox=119,-4,120,-5", 400, "bbox"),
         ("/api/export/incidents?bbox=a,b,c,d", 400, "bbox"),
         ("/api/export/incidents?from=2026-02-01&to=2026-01-01", 400, "from"),
         ("/api/export/incidents?from=kemarin", 400, "from"),
@@ -358,4 +358,52 @@ async fn the_command_line_writes_what_the_server_serves() {
     assert!(stdout.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() > 40, "standard output by default");
     let refused = common::run_sipks(&f.database_url, &["export", "incidents", "--bbox", "1,2,3"], &[]);
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("bbox"));
+}
+
+/// GeoPackage exports (issue 16, defect 9): valid for GDAL's own validator
+/// (validate_gpkg.py of python3-gdal, run by the system Python that has GDAL's
+/// bindings), one declared geometry type per table (MULTIPOLYGON for regions, GEOMETRY
+/// for incidents, which mix points, lines and polygons), every feature and its
+/// attributes as GDAL reads them.
+#[tokio::test]
+async fn geopackage_exports_pass_gdals_validator_and_read_back_whole() {
+    const VALIDATOR: &str = "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py";
+    let f = fixture();
+    let pool = f.pool().await;
+    let incidents: i64 = sqlx::query_scalar("select count(*) from incidents where deleted_at is null")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    pool.close().await;
+    for (layer, count, geometry) in [
+        ("kabupaten_kota", 514, "Multi Polygon"),
+        ("incidents", incidents, "Unknown (any)"),
+        ("clusters", -1, "Polygon"),
+    ] {
+        let (status, headers, _) = f.get(&format!("/api/export/{layer}?format=gpkg"), Some(&f.nasional)).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], "application/geopackage+sqlite3");
+        let file = f
+            .download(&format!("/api/export/{layer}?format=gpkg"), Some(&f.nasional), &format!("valid-{layer}.gpkg"))
+            .await;
+        let path = file.to_str().expect("path");
+        let out = std::process::Command::new("/usr/bin/python3").args([VALIDATOR, path]).output().expect("validator");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{layer}: validate_gpkg.py: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary = gdal("ogrinfo", &["-ro", "-so", "-al", path]);
+        assert!(summary.contains(&format!("Geometry: {geometry}")), "{layer}: {summary}");
+        if count >= 0 {
+            assert_eq!(ogr_count(path, &[]), count, "{layer}");
+        }
+    }
+    let read =
+        ogr_geojson(f.dir.join("valid-kabupaten_kota.gpkg").to_str().expect("path"), &["-where", "kode = '73.71'"]);
+    let makassar = &read["features"][0];
+    assert_eq!(makassar["properties"]["nama"], "Kota Makassar");
+    assert_eq!(makassar["geometry"]["type"], "MultiPolygon");
+    assert!(makassar["properties"]["window_end"].is_string() && makassar["properties"]["score"].is_number());
 }

@@ -29,7 +29,7 @@ use sipks::http::{app, AppState};
 /// calls them (logging in before what needs a token; recording the incident before
 /// reading, editing and deleting it; logging out last), with the user whose token it is
 /// called with where it documents the `bearer` security scheme.
-const OPERATIONS: [(&str, &str, Option<&str>); 38] = [
+const OPERATIONS: [(&str, &str, Option<&str>); 40] = [
     ("get", "/healthz", None),
     ("get", "/readyz", None),
     ("get", "/metrics", None),
@@ -48,6 +48,7 @@ const OPERATIONS: [(&str, &str, Option<&str>); 38] = [
     ("get", "/fonts/{fontstack}/{range}", None),
     ("get", "/api/meta", None),
     ("get", "/openapi.json", None),
+    ("get", "/problems/{type}", None),
     ("post", "/api/login", None),
     ("get", "/api/me", Some(OPERATOR)),
     ("get", "/tiles/{source}/{z}/{x}/{y}", Some(PUSAT)),
@@ -60,6 +61,7 @@ const OPERATIONS: [(&str, &str, Option<&str>); 38] = [
     ("get", "/api/events", Some(PUSAT)),
     ("get", "/api/export/{layer}", Some(PUSAT)),
     ("get", "/ogc", None),
+    ("get", "/ogc/", None),
     ("get", "/ogc/conformance", None),
     ("get", "/ogc/api", None),
     ("get", "/ogc/collections", Some(PUSAT)),
@@ -138,7 +140,7 @@ fn bearer(token: &str) -> (String, String) {
 async fn document(app: &Router) -> Value {
     let reply = send(app, Method::GET, "/openapi.json", &[], None).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.content_type(), "application/json");
+    assert_eq!(reply.content_type(), "application/vnd.oai.openapi+json;version=3.1");
     reply.json("/openapi.json")
 }
 
@@ -191,6 +193,10 @@ fn sample(parameter: &Value, live: &BTreeMap<String, String>) -> String {
         .unwrap_or_else(|| panic!("parameter {} has neither an example nor a default", parameter["name"]));
     match value {
         Value::String(s) => s.clone(),
+        // An array in the form style without explode: its items joined by commas.
+        Value::Array(items) if parameter["style"] == "form" && parameter["explode"] == false => {
+            items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect::<Vec<_>>().join(",")
+        }
         other => other.to_string(),
     }
 }

@@ -257,3 +257,32 @@ fn the_colour_blind_style_differs_only_in_the_risk_palette() {
         "styles/sipks-cb.json is not sipks.json with the colour-blind palette: run node styles/make-colour-blind.mjs"
     );
 }
+
+/// QGIS (3.22, its MapLibre style converter) reads a `match` label that is a bare
+/// string or number as an empty `IN ()` list, so every region is grey there; labels as
+/// one-element arrays (`["hijau"]`) mean the same to MapLibre and work in QGIS too
+/// (issue 16, defect 4).
+#[test]
+fn every_match_label_is_an_array_as_qgis_needs() {
+    fn walk(value: &Value, at: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Array(items) => {
+                if items.len() >= 4 && items[0] == "match" {
+                    for (i, label) in items.iter().enumerate().take(items.len() - 1).skip(2).step_by(2) {
+                        if !label.is_array() {
+                            found.push(format!("{at}/{i}: label {label}"));
+                        }
+                    }
+                }
+                items.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"), found));
+            }
+            Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, &format!("{at}/{k}"), found)),
+            _ => {}
+        }
+    }
+    for file in style_files() {
+        let mut found = Vec::new();
+        walk(&load(&file)["layers"], "layers", &mut found);
+        assert!(found.is_empty(), "{}: match labels that are not arrays: {found:?}", file.display());
+    }
+}

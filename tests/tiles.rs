@@ -50,7 +50,7 @@ const JAYAPURA: (f64, f64) = (140.70, -2.55);
 const OPEN_SEA: (f64, f64) = (85.0, -10.0);
 
 /// Tiles from the whole world down to city blocks, and why each is here.
-const TILES: [(u8, u32, u32, &str); 26] = [
+const TILES: [(u8, u32, u32, &str); 27] = [
     (0, 0, 0, "the world: every region collapses to a few pixels"),
     (2, 3, 1, "north of the equator: Sumatra, Kalimantan, Sulawesi's northern arm"),
     (2, 3, 2, "south of the equator: Java to Papua"),
@@ -62,6 +62,7 @@ const TILES: [(u8, u32, u32, &str); 26] = [
     (4, 14, 8, "Papua, cut by the tile edge and the PNG border"),
     (5, 26, 15, "northern Sulawesi and north-east Kalimantan"),
     (5, 26, 16, "central and southern Sulawesi"),
+    (5, 25, 16, "Kalimantan's south coast and the Java Sea: regions reaching into the buffer (issue 16: 21.04)"),
     (6, 53, 32, "South Sulawesi, districts at their lowest zoom"),
     (6, 51, 33, "Central Java and Yogyakarta: many small districts"),
     (7, 99, 62, "Lake Toba and Samosir island"),
@@ -204,6 +205,21 @@ async fn region_tiles_agree_with_postgis_and_the_composite_has_the_layers_of_its
             tile.features(source).iter().filter_map(|f| f.holes).sum::<usize>(),
         );
         problems.extend(found);
+    }
+    // The clip is exact: no vertex beyond the 64-unit buffer (-64..4160).
+    for (name, tile) in &decoded {
+        for (layer, features) in &tile.layers {
+            for f in &features.features {
+                if let Some([x0, y0, x1, y1]) = f.bounds {
+                    if x0 < -64 || y0 < -64 || x1 > 4160 || y1 > 4160 {
+                        problems.push(format!(
+                            "{name}: {layer} feature {:?}: vertices reach ({x0},{y0})-({x1},{y1}), beyond the buffer",
+                            f.id
+                        ));
+                    }
+                }
+            }
+        }
     }
     // Lakes and enclaves make holes (PostGIS finds dozens at z0-z6): they must survive.
     let holes: usize =

@@ -25,6 +25,22 @@ fn push_within(q: &mut QueryBuilder<'_, Postgres>, root: &RegionCode) {
         .push(")");
 }
 
+/// Appends `st_intersects(<geometry>, <box>)`; a box whose west lies east of its east
+/// crosses the antimeridian (OGC API - Features Part 1, 7.15.3) and is two envelopes.
+fn push_intersects(q: &mut QueryBuilder<'_, Postgres>, geometry: &str, [w, s, e, n]: [f64; 4]) {
+    if w <= e {
+        q.push("st_intersects(").push(geometry).push(", ");
+        push_envelope(q, [w, s, e, n]);
+        q.push(")");
+    } else {
+        q.push("(st_intersects(").push(geometry).push(", ");
+        push_envelope(q, [w, s, 180.0, n]);
+        q.push(") or st_intersects(").push(geometry).push(", ");
+        push_envelope(q, [-180.0, s, e, n]);
+        q.push("))");
+    }
+}
+
 fn push_envelope(q: &mut QueryBuilder<'_, Postgres>, [w, s, e, n]: [f64; 4]) {
     q.push("st_makeenvelope(")
         .push_bind(w)
@@ -66,6 +82,13 @@ pub struct RegionRow {
     pub wkb: Vec<u8>,
 }
 
+/// A region's boundary as every export and `/api/regions/{kode}` write it: always a
+/// MultiPolygon; where rounding to 7 decimals alone would make it invalid (3 of the
+/// 7,837 boundaries), snap-rounded by GEOS on that grid (`ST_ReducePrecision`, which
+/// keeps it valid).
+pub const EXPORTED_BOUNDARY: &str = "st_multi(case when (st_isvaliddetail(st_snaptogrid(geom, 1e-7))).valid
+    then geom else st_reduceprecision(geom, 1e-7) end)";
+
 impl RegionQuery {
     /// The regions of `level` within `within` (the region itself or its subtree),
     /// intersecting `bbox` [west, south, east, north], or only the one with `code`.
@@ -83,9 +106,8 @@ impl RegionQuery {
                 .push(")");
         }
         if let Some(bbox) = self.bbox {
-            q.push(" and st_intersects(geom, ");
-            push_envelope(q, bbox);
-            q.push(")");
+            q.push(" and ");
+            push_intersects(q, "geom", bbox);
         }
         if let Some(code) = &self.code {
             q.push(" and code = ").push_bind(code.clone());
@@ -94,15 +116,10 @@ impl RegionQuery {
 
     /// The rows, in code order; with `page`, (offset, limit) of them.
     ///
-    /// Exports round coordinates to 7 decimals; a few boundaries (3 of the 7,837) hold
-    /// vertices so close to other edges that rounding alone would make them invalid.
-    /// Those are snap-rounded by GEOS on the same grid (`ST_ReducePrecision`, which
-    /// keeps them valid); the others are sent as stored.
+    /// The boundary is [`EXPORTED_BOUNDARY`].
     pub fn select(&self, page: Option<Page>) -> QueryBuilder<'static, Postgres> {
-        let mut q = QueryBuilder::new(
-            "select code, name, parent_code, st_asbinary(case when (st_isvaliddetail(st_snaptogrid(geom, 1e-7))).valid
-                 then geom else st_reduceprecision(geom, 1e-7) end) as wkb",
-        );
+        let mut q =
+            QueryBuilder::new(format!("select code, name, parent_code, st_asbinary({EXPORTED_BOUNDARY}) as wkb"));
         self.push_where(&mut q);
         q.push(" order by code");
         push_page(&mut q, page.map(|p| (p.offset, p.limit)));
@@ -144,6 +161,9 @@ pub struct IncidentQuery {
     pub statuses: Vec<Status>,
     /// Only this incident.
     pub id: Option<i64>,
+    /// Only locations of this PostGIS geometry type (`ST_Point`, `ST_LineString`,
+    /// `ST_Polygon`; region-only reports are points).
+    pub geometry_type: Option<&'static str>,
 }
 
 /// The location of an incident: its geometry, or its region's label point for a
@@ -169,9 +189,8 @@ impl IncidentQuery {
             push_within(q, root);
         }
         if let Some(bbox) = self.bbox {
-            q.push(" and st_intersects(").push(LOCATION).push(", ");
-            push_envelope(q, bbox);
-            q.push(")");
+            q.push(" and ");
+            push_intersects(q, LOCATION, bbox);
         }
         if let Some(from) = self.from {
             q.push(" and i.occurred_at >= ").push_bind(from);
@@ -189,6 +208,9 @@ impl IncidentQuery {
         }
         if let Some(id) = self.id {
             q.push(" and i.id = ").push_bind(id);
+        }
+        if let Some(kind) = self.geometry_type {
+            q.push(" and st_geometrytype(").push(LOCATION).push(") = ").push_bind(kind);
         }
     }
 

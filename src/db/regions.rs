@@ -312,9 +312,10 @@ pub async fn exists(pool: &PgPool, code: &RegionCode) -> Result<bool, sqlx::Erro
         .await
 }
 
-/// One region with its geometry as GeoJSON text (7 decimals, about 1 cm).
-pub async fn get(pool: &PgPool, code: &RegionCode) -> Result<Option<(RegionSummary, String)>, sqlx::Error> {
-    let sql = format!("select {SUMMARY_COLUMNS}, st_asgeojson(geom, 7) as geometry from regions where code = $1");
+/// One region with its boundary as exported (WKB of [`super::export::EXPORTED_BOUNDARY`]).
+pub async fn get(pool: &PgPool, code: &RegionCode) -> Result<Option<(RegionSummary, Vec<u8>)>, sqlx::Error> {
+    let boundary = super::export::EXPORTED_BOUNDARY;
+    let sql = format!("select {SUMMARY_COLUMNS}, st_asbinary({boundary}) as geometry from regions where code = $1");
     let row = sqlx::query(&sql).bind(code.as_str()).fetch_optional(pool).await?;
     row.map(|row| Ok((summary(&row)?, row.try_get("geometry")?))).transpose()
 }

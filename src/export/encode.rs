@@ -52,7 +52,7 @@ impl TextSink {
                 buffer.extend_from_slice(b"\r\n");
             }
             Format::NdJson => {}
-            Format::FlatGeobuf => {
+            Format::FlatGeobuf | Format::GeoPackage => {
                 return Err(ExportError::FlatGeobuf("not a text format".into()));
             }
         }
@@ -239,6 +239,19 @@ fn push_float(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// Numbers in degrees (a `bbox`, a position) as a JSON array, each as [`push_coord`]
+/// writes coordinates: 7 decimals, no exponent.
+pub fn write_degrees(out: &mut Vec<u8>, values: &[f64]) {
+    out.push(b'[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_coord(out, *v);
+    }
+    out.push(b']');
+}
+
 /// A coordinate in degrees rounded to 7 decimals, without trailing zeros:
 /// `119.4300000001` -> `119.43`.
 fn push_coord(out: &mut Vec<u8>, v: f64) {
@@ -395,6 +408,14 @@ fn push_polygon_rings(out: &mut Vec<u8>, polygon: &Polygon<f64>) {
         push_positions(out, wound(hole, false));
     }
     out.push(b']');
+}
+
+/// The `bbox` [west, south, east, north] of a geometry as [`write_geojson_geometry`]
+/// writes it (on the grid, without the parts that collapse there).
+pub fn geojson_bbox(geometry: &Geometry<f64>) -> Option<[f64; 4]> {
+    use geo::BoundingRect;
+    let r = on_grid(geometry).bounding_rect()?;
+    Some([r.min().x, r.min().y, r.max().x, r.max().y])
 }
 
 /// Writes a GeoJSON geometry object (on the 7-decimal grid, right-hand rule).

@@ -111,7 +111,7 @@ impl FeatureSink for FgbSink {
 
 /// The geometry as the text formats write it: on the 7-decimal grid, exterior rings
 /// counter-clockwise.
-fn rounded(geometry: &Geometry<f64>) -> Geometry<f64> {
+pub(super) fn rounded(geometry: &Geometry<f64>) -> Geometry<f64> {
     let round = |v: f64| (v * 1e7).round() / 1e7;
     let g = super::encode::on_grid(geometry).map_coords(|c| geo::coord! { x: round(c.x), y: round(c.y) });
     match g {

@@ -422,6 +422,7 @@ pub(super) fn incident_query(sources: &Sources, filter: &Filter, id: Option<i64>
         categories: filter.categories.clone(),
         statuses: filter.statuses.clone(),
         id,
+        geometry_type: filter.shape.map(super::IncidentShape::postgis_type),
     }
 }
 
@@ -462,10 +463,7 @@ pub(super) async fn cluster_features(sources: &Sources, filter: &Filter) -> Resu
         let window =
             Window { as_of: Utc::now().timestamp(), days: filter.window.unwrap_or(engine.model().window_days) };
         let (from, to) = (filter.from.map(|t| t.timestamp()), filter.to.map(|t| t.timestamp()));
-        let bbox = filter.bbox.map(|b| {
-            let [w, s, e, n] = b.edges;
-            geo::Rect::new(geo::coord! { x: w, y: s }, geo::coord! { x: e, y: n })
-        });
+        let bbox = filter.bbox.map(|b| b.rects());
         let index = engine.index();
         engine
             .incidents()
@@ -474,7 +472,7 @@ pub(super) async fn cluster_features(sources: &Sources, filter: &Filter) -> Resu
             .filter(|i| from.is_none_or(|f| i.occurred_at >= f) && to.is_none_or(|t| i.occurred_at < t))
             .filter(|i| filter.categories.is_empty() || filter.categories.contains(&i.category))
             .filter(|i| filter.statuses.is_empty() || filter.statuses.contains(&i.status))
-            .filter(|i| bbox.is_none_or(|b| b.intersects(&i.location)))
+            .filter(|i| bbox.as_ref().is_none_or(|rects| rects.iter().any(|b| b.intersects(&i.location))))
             .filter(|i| {
                 filter.region.as_ref().is_none_or(|root| {
                     i.assignment.regions.iter().flatten().any(|&id| index.region(id).code.is_within(root))

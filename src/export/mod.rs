@@ -12,6 +12,7 @@
 mod emerging;
 mod encode;
 mod fgb;
+mod gpkg;
 mod layer;
 
 use std::fmt;
@@ -23,7 +24,7 @@ use futures::TryStreamExt;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
-pub use self::encode::{write_feature, write_geojson_geometry, write_wkt};
+pub use self::encode::{geojson_bbox, write_degrees, write_feature, write_geojson_geometry, write_wkt};
 pub use self::layer::{Column, Feature, FeatureId, GeometryKind, Kind, Layer, Value};
 use crate::auth::Scope;
 use crate::db::export as rows;
@@ -57,11 +58,13 @@ pub enum Format {
     Csv,
     /// FlatGeobuf with its packed Hilbert R-tree index.
     FlatGeobuf,
+    /// GeoPackage 1.3 (SQLite), one feature table.
+    GeoPackage,
 }
 
 impl Format {
     /// Every format.
-    pub const ALL: [Format; 4] = [Format::GeoJson, Format::NdJson, Format::Csv, Format::FlatGeobuf];
+    pub const ALL: [Format; 5] = [Format::GeoJson, Format::NdJson, Format::Csv, Format::FlatGeobuf, Format::GeoPackage];
 
     /// The name in URLs and on the command line.
     pub fn name(self) -> &'static str {
@@ -70,6 +73,7 @@ impl Format {
             Format::NdJson => "ndjson",
             Format::Csv => "csv",
             Format::FlatGeobuf => "fgb",
+            Format::GeoPackage => "gpkg",
         }
     }
 
@@ -85,6 +89,7 @@ impl Format {
             Format::NdJson => "application/x-ndjson",
             Format::Csv => "text/csv; charset=utf-8",
             Format::FlatGeobuf => "application/flatgeobuf",
+            Format::GeoPackage => "application/geopackage+sqlite3",
         }
     }
 
@@ -95,6 +100,7 @@ impl Format {
             Format::NdJson => "geojsonl",
             Format::Csv => "csv",
             Format::FlatGeobuf => "fgb",
+            Format::GeoPackage => "gpkg",
         }
     }
 }
@@ -108,8 +114,8 @@ pub struct Bbox {
 
 impl Bbox {
     /// Parses `west,south,east,north` (or the six numbers of a 3D box, whose heights are
-    /// ignored). West must not lie east of east: a box across the antimeridian is
-    /// refused, Indonesia does not reach it.
+    /// ignored). West east of east is a box across the antimeridian (OGC API - Features
+    /// Part 1, 7.15.3): from west to 180 and from -180 to east.
     pub fn parse(text: &str) -> Result<Bbox, String> {
         let numbers: Result<Vec<f64>, _> = text.split(',').map(|v| v.trim().parse::<f64>()).collect();
         let numbers = numbers.map_err(|_| format!("{text:?} is not a list of numbers west,south,east,north"))?;
@@ -129,12 +135,41 @@ impl Bbox {
         if s > n {
             return Err(format!("{text:?}: south ({s}) lies north of north ({n})"));
         }
-        if w > e {
-            return Err(format!(
-                "{text:?}: west ({w}) lies east of east ({e}); boxes across the antimeridian are not supported"
-            ));
-        }
         Ok(Bbox { edges: [w, s, e, n] })
+    }
+
+    /// The box as one or two rectangles (two across the antimeridian).
+    pub fn rects(&self) -> Vec<geo::Rect<f64>> {
+        let [w, s, e, n] = self.edges;
+        let rect = |w: f64, e: f64| geo::Rect::new(geo::coord! { x: w, y: s }, geo::coord! { x: e, y: n });
+        if w <= e {
+            vec![rect(w, e)]
+        } else {
+            vec![rect(w, 180.0), rect(-180.0, e)]
+        }
+    }
+}
+
+/// The shape of an incident's location, for collections of one geometry type (GIS
+/// tools want one type per layer: GDAL guesses it from the first features).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentShape {
+    /// Points (and reports known only by region, at their region's label point).
+    Point,
+    /// Lines.
+    LineString,
+    /// Polygons.
+    Polygon,
+}
+
+impl IncidentShape {
+    /// PostGIS' name of the geometry type (`ST_GeometryType`).
+    pub fn postgis_type(self) -> &'static str {
+        match self {
+            IncidentShape::Point => "ST_Point",
+            IncidentShape::LineString => "ST_LineString",
+            IncidentShape::Polygon => "ST_Polygon",
+        }
     }
 }
 
@@ -156,6 +191,8 @@ pub struct Filter {
     /// The window in days: of the risk figures (regions, hotspots), of the clustered
     /// incidents (clusters, default the risk model's), or the last days of incidents.
     pub window: Option<u32>,
+    /// Incidents located by this shape only.
+    pub shape: Option<IncidentShape>,
 }
 
 /// The filters as given in a query string or on the command line, unchecked.
@@ -227,6 +264,7 @@ impl FilterText {
                         })
                 })
                 .transpose()?,
+            shape: None,
         };
         if let (Some(from), Some(to)) = (filter.from, filter.to) {
             if from > to {
@@ -278,7 +316,7 @@ pub enum ExportError {
     #[error("there is no layer {0:?} (provinsi, kabupaten_kota, kecamatan, incidents, hotspots, clusters, emerging)")]
     UnknownLayer(String),
     /// No format has this name.
-    #[error("there is no export format {0:?} (geojson, ndjson, csv, fgb)")]
+    #[error("there is no export format {0:?} (geojson, ndjson, csv, fgb, gpkg)")]
     UnknownFormat(String),
     /// A filter is malformed or out of range.
     #[error("filter {param} is invalid: {detail}")]
@@ -319,6 +357,9 @@ pub enum ExportError {
     /// Writing the FlatGeobuf file or its temporary file failed.
     #[error("cannot write the FlatGeobuf file: {0}")]
     FlatGeobuf(String),
+    /// Writing the GeoPackage (SQLite) or its temporary file failed.
+    #[error("cannot write the GeoPackage file: {0}")]
+    GeoPackage(String),
     /// The reader went away (client disconnected); nothing to report.
     #[error("the reader of the export went away")]
     ReaderGone,
@@ -433,11 +474,12 @@ pub async fn count(sources: &Sources, layer: Layer, filter: &Filter) -> Result<i
     })
 }
 
-/// When the first and the last incident the caller may see occurred.
+/// When the first and the last incident of `filter` the caller may see occurred.
 pub async fn incident_time_span(
     sources: &Sources,
+    filter: &Filter,
 ) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ExportError> {
-    Ok(layer::incident_query(sources, &Filter::default(), None).time_span(&sources.pool).await?)
+    Ok(layer::incident_query(sources, filter, None).time_span(&sources.pool).await?)
 }
 
 /// Gathers features in memory (a page of the OGC API).
@@ -465,6 +507,11 @@ pub async fn export(
     match format {
         Format::FlatGeobuf => {
             let mut sink = fgb::FgbSink::new(layer, &metadata)?;
+            each_feature(sources, layer, filter, None, None, &mut sink).await?;
+            sink.finish(chunks).await
+        }
+        Format::GeoPackage => {
+            let mut sink = gpkg::GpkgSink::new(layer, &metadata)?;
             each_feature(sources, layer, filter, None, None, &mut sink).await?;
             sink.finish(chunks).await
         }

@@ -27,7 +27,9 @@ struct ExportDoc;
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(<ExportDoc as utoipa::OpenApi>::openapi()).routes(routes!(download))
+    OpenApiRouter::with_openapi(<ExportDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(download))
+        .layer(super::gzip())
 }
 
 impl From<ExportError> for ApiError {
@@ -51,7 +53,7 @@ impl From<ExportError> for ApiError {
             .with("parameter", json!("layer")),
             ExportError::UnknownFormat(name) => ApiError::InvalidParameter {
                 param: "format".into(),
-                detail: format!("{name:?} is not a format: geojson, ndjson, csv or fgb"),
+                detail: format!("{name:?} is not a format: geojson, ndjson, csv, fgb or gpkg"),
             },
             ExportError::InvalidFilter { param, detail } => ApiError::InvalidParameter { param, detail },
             ExportError::NotApplicable { param, layer } => ApiError::InvalidParameter {
@@ -74,9 +76,9 @@ impl From<ExportError> for ApiError {
 #[into_params(parameter_in = Query)]
 struct ExportQuery {
     /// File format: `geojson` (one FeatureCollection, RFC 7946), `ndjson` (one GeoJSON
-    /// Feature per line), `csv` (geometry as WKT in the first column, `WKT`) or `fgb`
-    /// (FlatGeobuf with its spatial index).
-    #[param(value_type = Option<String>, pattern = "^(geojson|ndjson|csv|fgb)$", default = "geojson")]
+    /// Feature per line), `csv` (geometry as WKT in the first column, `WKT`), `fgb`
+    /// (FlatGeobuf with its spatial index) or `gpkg` (GeoPackage 1.3, one table).
+    #[param(value_type = Option<String>, pattern = "^(geojson|ndjson|csv|fgb|gpkg)$", default = "geojson")]
     format: Option<String>,
     /// Only within this region (the region and its subtree). Unknown code: 404.
     #[param(value_type = Option<String>, pattern = r"^[0-9]{2}(\.[0-9]{2}){0,2}$", example = "73.71")]
@@ -182,6 +184,7 @@ struct ExportFeature {
 async fn download(
     State(state): State<AppState>,
     auth: Auth,
+    headers: axum::http::HeaderMap,
     Path(layer): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
@@ -205,25 +208,57 @@ async fn download(
     let sources =
         Sources { pool: state.pool.clone(), engine: Some(state.engine.clone()), scope: read_scope(auth.0.as_ref()) };
     let name = export::file_name(layer, format, &filter, chrono::Utc::now());
-    let body = stream(move |chunks| async move { export::export(&sources, layer, format, &filter, chunks).await });
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| coding.split(';').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("gzip")));
+    let body =
+        stream(gzip, move |chunks| async move { export::export(&sources, layer, format, &filter, chunks).await });
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .map_err(|e| ApiError::Internal(format!("file name {name:?}: {e}")))?;
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(format.media_type())),
             (header::CONTENT_DISPOSITION, disposition),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::VARY, HeaderValue::from_static("accept-encoding")),
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    if gzip {
+        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
+}
+
+/// Compresses the chunks of an export as one gzip member, chunk by chunk (each
+/// compressed chunk is handed on as soon as the encoder gives it out).
+struct Gzip(flate2::write::GzEncoder<Vec<u8>>);
+
+impl Gzip {
+    fn new() -> Gzip {
+        Gzip(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()))
+    }
+
+    fn chunk(&mut self, chunk: &[u8]) -> std::io::Result<Bytes> {
+        std::io::Write::write_all(&mut self.0, chunk)?;
+        Ok(Bytes::from(std::mem::take(self.0.get_mut())))
+    }
+
+    fn finish(self) -> std::io::Result<Bytes> {
+        self.0.finish().map(Bytes::from)
+    }
 }
 
 /// A body streamed from `produce`, which writes chunks into a bounded channel on a task
 /// of its own (the response waits for nothing but the first chunk). A failure after
 /// the start ends the body with an error, so that the client sees a broken transfer
-/// rather than a short file.
-fn stream<F, Fut>(produce: F) -> Body
+/// rather than a short file. With `gzip`, the chunks are compressed (`Content-Encoding:
+/// gzip`).
+fn stream<F, Fut>(gzip: bool, produce: F) -> Body
 where
     F: FnOnce(mpsc::Sender<Bytes>) -> Fut,
     Fut: std::future::Future<Output = Result<u64, ExportError>> + Send + 'static,
@@ -241,16 +276,25 @@ where
         let _ = done.send(result.map(|_| ()));
     });
     enum State {
-        Chunks(mpsc::Receiver<Bytes>, oneshot::Receiver<Result<(), ExportError>>),
+        Chunks(mpsc::Receiver<Bytes>, oneshot::Receiver<Result<(), ExportError>>, Option<Gzip>),
         Done,
     }
-    let body = futures::stream::unfold(State::Chunks(received, outcome), |state| async move {
-        let State::Chunks(mut received, outcome) = state else { return None };
-        if let Some(chunk) = received.recv().await {
-            return Some((Ok(chunk), State::Chunks(received, outcome)));
+    let start = State::Chunks(received, outcome, gzip.then(Gzip::new));
+    let body = futures::stream::unfold(start, |state| async move {
+        let State::Chunks(mut received, outcome, mut gzip) = state else { return None };
+        while let Some(chunk) = received.recv().await {
+            let chunk = match gzip.as_mut() {
+                None => chunk,
+                Some(encoder) => match encoder.chunk(&chunk) {
+                    Ok(compressed) if compressed.is_empty() => continue,
+                    Ok(compressed) => compressed,
+                    Err(e) => return Some((Err(e), State::Done)),
+                },
+            };
+            return Some((Ok(chunk), State::Chunks(received, outcome, gzip)));
         }
         match outcome.await {
-            Ok(Ok(())) => None,
+            Ok(Ok(())) => gzip.map(|encoder| (encoder.finish(), State::Done)),
             Ok(Err(e)) => Some((Err(std::io::Error::other(e.to_string())), State::Done)),
             Err(_) => Some((Err(std::io::Error::other("the export stopped")), State::Done)),
         }

@@ -4,7 +4,11 @@
 //! the regencies. JSON only (`f=json`). Pages with `limit` (default 10, at most 10,000)
 //! and `offset`, linked by `next` and `prev`.
 
+mod collections;
 mod openapi30;
+mod query;
+
+use collections::{collection_of, Collection, COLLECTIONS};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -35,6 +39,7 @@ struct OgcDoc;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(<OgcDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(landing))
+        .routes(routes!(landing_slash))
         .routes(routes!(conformance))
         .routes(routes!(api))
         .routes(routes!(collections))
@@ -42,12 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(items))
         .routes(routes!(item))
         .routes(routes!(queryables))
+        .layer(super::gzip())
 }
-
-/// Longest page.
-pub const MAX_LIMIT: i64 = 10_000;
-/// Page length without `limit`.
-pub const DEFAULT_LIMIT: i64 = 10;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";
@@ -60,32 +61,6 @@ const CONFORMANCE: [&str; 3] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ];
-
-/// The collections, in the order listed.
-const COLLECTIONS: [Layer; 5] = [
-    Layer::Regions(RegionLevel::Provinsi),
-    Layer::Regions(RegionLevel::KabupatenKota),
-    Layer::Regions(RegionLevel::Kecamatan),
-    Layer::Incidents,
-    Layer::Hotspots,
-];
-
-fn collection_of(id: &str) -> Result<Layer, ApiError> {
-    COLLECTIONS.into_iter().find(|l| l.name() == id).ok_or_else(|| {
-        let names: Vec<&str> = COLLECTIONS.iter().map(|l| l.name()).collect();
-        let names = names.join(", ");
-        ApiError::client(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            ("Koleksi tidak ditemukan", "Collection not found"),
-            (
-                format!("Tidak ada koleksi {id:?}; yang ada: {names}."),
-                format!("There is no collection {id:?}; the collections are: {names}."),
-            ),
-        )
-        .with("parameter", json!("collectionId"))
-    })
-}
 
 fn bad(param: &str, detail: impl Into<String>) -> ApiError {
     ApiError::InvalidParameter { param: param.into(), detail: detail.into() }
@@ -152,12 +127,32 @@ async fn landing(headers: HeaderMap, Query(q): Query<FormatQuery>) -> Result<Res
                 link(base.clone(), "self", JSON, "This document"),
                 link(format!("{base}/api"), "service-desc", OPENAPI_30, "The API definition (OpenAPI 3.0)"),
                 link(format!("{}/openapi.json", origin(&headers)?), "service-desc",
-                    "application/vnd.oai.openapi+json;version=3.1", "The whole server's API definition (OpenAPI 3.1)"),
+                    super::openapi::OPENAPI_31, "The whole server's API definition (OpenAPI 3.1)"),
                 link(format!("{base}/conformance"), "conformance", JSON, "Conformance classes"),
                 link(format!("{base}/collections"), "data", JSON, "The collections"),
             ],
         }),
     ))
+}
+
+/// OGC API - Features landing page (with a trailing slash)
+///
+/// The landing page at `/ogc/`, which clients such as OWSLib ask for: the same document
+/// as `/ogc`, its links naming the same addresses.
+#[utoipa::path(
+    get,
+    path = "/ogc/",
+    operation_id = "ogcLandingPageSlash",
+    tag = "ogc",
+    params(FormatQuery),
+    responses(
+        (status = 200, description = "The landing page.", body = Object, content_type = "application/json"),
+        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
+            content_type = PROBLEM_JSON),
+    )
+)]
+async fn landing_slash(headers: HeaderMap, query: Query<FormatQuery>) -> Result<Response, ApiError> {
+    landing(headers, query).await
 }
 
 /// OGC API - Features conformance classes
@@ -225,32 +220,8 @@ fn spatial_extent(state: &AppState, level: RegionLevel) -> [f64; 4] {
     }
 }
 
-fn describe(layer: Layer) -> String {
-    let what = match layer {
-        Layer::Regions(level) => format!(
-            "Every {} with its risk level (hijau, kuning, merah), score and incident counts in the risk model's \
-             window ending now (`risk_level`, `score`, `incident_count`, ...). Feature id: the region code. \
-             `datetime` does not apply (no temporal extent).",
-            level.as_str()
-        ),
-        Layer::Incidents => "Incidents (kejadian) within the caller's region scope (a bearer token is needed to see \
-            any), located by their geometry or, for reports known only by region, the region's label point. \
-            Feature id: the incident id. `datetime` filters `occurred_at`."
-            .to_owned(),
-        Layer::Hotspots => {
-            "Getis-Ord Gi* of every regency and city on its risk score (queen contiguity): `z`, `p` and \
-            `bin` (+3/+2/+1 hot spot at 99/95/90 %, negative: cold spot). Feature id: the region code. \
-            `datetime` does not apply."
-                .to_owned()
-        }
-        Layer::Clusters => "DBSCAN clusters of incidents.".to_owned(),
-        Layer::Emerging => "Emerging hot spot classes of regencies and cities.".to_owned(),
-    };
-    format!("{what} Attribution: {ATTRIBUTION}.")
-}
-
-async fn collection_json(state: &AppState, auth: &Auth, layer: Layer, base: &str) -> Result<Value, ApiError> {
-    let id = layer.name();
+async fn collection_json(state: &AppState, auth: &Auth, c: Collection, base: &str) -> Result<Value, ApiError> {
+    let (id, layer) = (c.id, c.layer);
     let level = match layer {
         Layer::Regions(level) => level,
         Layer::Hotspots => export::HOTSPOT_LEVEL,
@@ -258,7 +229,8 @@ async fn collection_json(state: &AppState, auth: &Auth, layer: Layer, base: &str
     };
     let mut extent = json!({ "spatial": { "bbox": [spatial_extent(state, level)], "crs": CRS84 } });
     if layer == Layer::Incidents {
-        let (first, last) = export::incident_time_span(&sources(state, auth)).await?;
+        let filter = Filter { shape: c.shape, ..Filter::default() };
+        let (first, last) = export::incident_time_span(&sources(state, auth), &filter).await?;
         let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         extent["temporal"] = json!({
             "interval": [[time(first), time(last)]],
@@ -268,8 +240,8 @@ async fn collection_json(state: &AppState, auth: &Auth, layer: Layer, base: &str
     let href = format!("{base}/collections/{id}");
     Ok(json!({
         "id": id,
-        "title": layer.title(),
-        "description": describe(layer),
+        "title": c.title(),
+        "description": c.description(),
         "attribution": ATTRIBUTION,
         "itemType": "feature",
         "crs": [CRS84],
@@ -314,8 +286,8 @@ async fn collections(
     check_f(q.f.as_deref())?;
     let base = format!("{}/ogc", origin(&headers)?);
     let mut all = Vec::new();
-    for layer in COLLECTIONS {
-        all.push(collection_json(&state, &auth, layer, &base).await?);
+    for c in COLLECTIONS {
+        all.push(collection_json(&state, &auth, c, &base).await?);
     }
     Ok(json_response(
         JSON,
@@ -336,7 +308,7 @@ async fn collections(
     operation_id = "ogcCollection",
     tag = "ogc",
     params(
-        ("collectionId" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents or hotspots.",
+        ("collectionId" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents, incidents_point, incidents_line, incidents_polygon or hotspots.",
             example = "kabupaten_kota"),
         FormatQuery,
     ),
@@ -357,27 +329,31 @@ async fn collection(
     Path(id): Path<String>,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
-    let layer = collection_of(&id)?;
+    let c = collection_of(&id)?;
     check_f(q.f.as_deref())?;
     let base = format!("{}/ogc", origin(&headers)?);
-    Ok(json_response(JSON, &collection_json(&state, &auth, layer, &base).await?))
+    Ok(json_response(JSON, &collection_json(&state, &auth, c, &base).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ItemsQuery {
-    /// Only features intersecting `west,south,east,north` (CRS84 degrees; six numbers
-    /// with heights are read as the same box).
-    #[param(value_type = Option<String>, example = "94.9,-11.1,141.1,6.1")]
+    /// Only features intersecting the box `west,south,east,north` (CRS84 degrees; six
+    /// numbers with heights are read as the same box). West greater than east is a box
+    /// across the antimeridian.
+    #[param(value_type = Option<Vec<f64>>, style = Form, explode = false, min_items = 4, max_items = 6,
+        example = json!([94.9, -11.1, 141.1, 6.1]))]
     bbox: Option<String>,
-    /// Incidents: an instant or a closed interval (`start/end`, `..` for an open end) of
-    /// `occurred_at`, RFC 3339 (a date is midnight WIB). Ignored by collections without
-    /// a temporal extent.
-    #[param(value_type = Option<String>, example = "2020-01-01T00:00:00Z/..")]
+    /// Incidents: an instant, a date or an interval (`start/end`, `..` or nothing for an
+    /// open end) of `occurred_at`, RFC 3339. A date is the whole day in UTC (`2026-11-01`
+    /// is 2026-11-01T00:00:00Z up to 2026-11-02T00:00:00Z); both ends of an interval are
+    /// included. Ignored by collections without a temporal extent.
+    #[param(value_type = Option<String>, style = Form, explode = false, example = "2020-01-01T00:00:00Z/..")]
     datetime: Option<String>,
-    /// Most features in the page, 1 to 10,000.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 10000, default = 10, example = 100)]
+    /// Most features in the page; a larger value is served as 10,000.
+    #[param(value_type = Option<i64>, style = Form, explode = false, minimum = 1, maximum = 10000,
+        default = 1000, example = 100)]
     limit: Option<String>,
     /// Features to skip (the `next` and `prev` links set it).
     #[param(value_type = Option<i64>, minimum = 0, default = 0)]
@@ -385,61 +361,6 @@ struct ItemsQuery {
     /// Output format: `json` only.
     #[param(value_type = Option<String>, default = "json")]
     f: Option<String>,
-}
-
-/// A time range [from, to), either end open.
-type Period = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-/// Reads an OGC `datetime`: an instant, or `start/end` with `..` or nothing for an open
-/// end; both ends inclusive. Returns [from, to) for the incident filter.
-fn parse_datetime(text: &str) -> Result<Period, ApiError> {
-    let instant = |v: &str| -> Result<DateTime<Utc>, ApiError> {
-        crate::ingest::incidents::parse_time(v)
-            .map_err(|_| bad("datetime", format!("{v:?} is neither an RFC 3339 time nor a date YYYY-MM-DD")))
-    };
-    // The end of an inclusive end: just after a time, the end of a whole date.
-    let end_of = |v: &str, t: DateTime<Utc>| {
-        if DateTime::parse_from_rfc3339(v).is_ok() {
-            t + chrono::Duration::microseconds(1)
-        } else {
-            t + chrono::Duration::days(1)
-        }
-    };
-    match text.split_once('/') {
-        None => {
-            let t = instant(text)?;
-            Ok((Some(t), Some(end_of(text, t))))
-        }
-        Some((start, end)) => {
-            let open = |v: &str| v.is_empty() || v == "..";
-            if open(start) && open(end) {
-                return Err(bad("datetime", format!("{text:?}: an interval needs at least one end")));
-            }
-            let start = if open(start) { None } else { Some(instant(start)?) };
-            let end_text = end;
-            let end = if open(end) { None } else { Some(instant(end)?) };
-            if let (Some(s), Some(e)) = (start, end) {
-                if s > e {
-                    return Err(bad("datetime", format!("{text:?}: the interval starts after it ends")));
-                }
-            }
-            Ok((start, end.map(|t| end_of(end_text, t))))
-        }
-    }
-}
-
-fn parse_number(
-    param: &str,
-    value: Option<&str>,
-    range: std::ops::RangeInclusive<i64>,
-    default: i64,
-) -> Result<i64, ApiError> {
-    match value.filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => v.parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-            bad(param, format!("{v:?} is not a whole number from {} to {}", range.start(), range.end()))
-        }),
-    }
 }
 
 /// The query with `offset` replaced: for the `next` and `prev` links.
@@ -467,7 +388,7 @@ fn feature_json(layer: Layer, feature: &Feature) -> Vec<u8> {
     operation_id = "ogcItems",
     tag = "ogc",
     params(
-        ("collectionId" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents or hotspots.",
+        ("collectionId" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents, incidents_point, incidents_line, incidents_polygon or hotspots.",
             example = "kabupaten_kota"),
         ItemsQuery,
     ),
@@ -475,7 +396,7 @@ fn feature_json(layer: Layer, feature: &Feature) -> Vec<u8> {
     responses(
         (status = 200, description = "A page of features.", body = Object, content_type = "application/geo+json"),
         (status = 400, description = "Malformed `bbox`, `datetime` (or an interval ending before it starts), `limit` \
-            out of 1-10000, a negative `offset`, `f` other than json, or an unknown query parameter.", body = Problem,
+            below 1, a negative `offset`, `f` other than json, or an unknown query parameter.", body = Problem,
             content_type = PROBLEM_JSON),
         (status = 401, description = "A token that is unknown, expired or revoked.", body = Problem,
             content_type = PROBLEM_JSON),
@@ -490,13 +411,15 @@ async fn items(
     Path(id): Path<String>,
     Query(q): Query<ItemsQuery>,
 ) -> Result<Response, ApiError> {
-    let layer = collection_of(&id)?;
+    let c = collection_of(&id)?;
+    let layer = c.layer;
     check_f(q.f.as_deref())?;
-    let limit = parse_number("limit", q.limit.as_deref(), 1..=MAX_LIMIT, DEFAULT_LIMIT)?;
-    let offset = parse_number("offset", q.offset.as_deref(), 0..=i64::MAX, 0)?;
+    let limit = query::parse_limit(q.limit.as_deref())?;
+    let offset = query::parse_offset(q.offset.as_deref())?;
     let mut filter: Filter = FilterText { bbox: q.bbox, ..FilterText::default() }.parse()?;
+    filter.shape = c.shape;
     if let Some(text) = q.datetime.as_deref().filter(|v| !v.is_empty()) {
-        let (from, to) = parse_datetime(text)?;
+        let (from, to) = query::parse_datetime(text)?;
         if layer == Layer::Incidents {
             (filter.from, filter.to) = (from, to);
         }
@@ -560,7 +483,7 @@ async fn items(
     operation_id = "ogcItem",
     tag = "ogc",
     params(
-        ("collectionId" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents or hotspots.",
+        ("collectionId" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents, incidents_point, incidents_line, incidents_polygon or hotspots.",
             example = "kabupaten_kota"),
         ("featureId" = String, Path, description = "A region code, or an incident id.", example = "73.71"),
         FormatQuery,
@@ -583,11 +506,12 @@ async fn item(
     Path((id, feature_id)): Path<(String, String)>,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
-    let layer = collection_of(&id)?;
+    let c = collection_of(&id)?;
+    let layer = c.layer;
     check_f(q.f.as_deref())?;
     let mut found = Collected::default();
-    export::each_feature(&sources(&state, &auth), layer, &Filter::default(), None, Some(&feature_id), &mut found)
-        .await?;
+    let filter = Filter { shape: c.shape, ..Filter::default() };
+    export::each_feature(&sources(&state, &auth), layer, &filter, None, Some(&feature_id), &mut found).await?;
     let Some(feature) = found.0.first() else {
         return Err(ApiError::client(
             StatusCode::NOT_FOUND,
@@ -620,7 +544,7 @@ async fn item(
     operation_id = "ogcQueryables",
     tag = "ogc",
     params(
-        ("collectionId" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents or hotspots.",
+        ("collectionId" = String, Path, description = "provinsi, kabupaten_kota, kecamatan, incidents, incidents_point, incidents_line, incidents_polygon or hotspots.",
             example = "incidents"),
         FormatQuery,
     ),
@@ -636,12 +560,15 @@ async fn queryables(
     Path(id): Path<String>,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
-    let layer = collection_of(&id)?;
+    let c = collection_of(&id)?;
+    let layer = c.layer;
     check_f(q.f.as_deref())?;
-    let geometry = match layer.geometry_kind() {
-        export::GeometryKind::MultiPolygon => "geometry-multipolygon",
-        export::GeometryKind::Polygon => "geometry-polygon",
-        export::GeometryKind::Mixed => "geometry-any",
+    let geometry = match c.geometry_type() {
+        Some("MultiPolygon") => "geometry-multipolygon",
+        Some("Polygon") => "geometry-polygon",
+        Some("Point") => "geometry-point",
+        Some("LineString") => "geometry-linestring",
+        _ => "geometry-any",
     };
     let mut properties = serde_json::Map::new();
     properties.insert("geometry".into(), json!({ "format": geometry, "x-ogc-role": "primary-geometry" }));
@@ -661,35 +588,9 @@ async fn queryables(
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": format!("{}/ogc/collections/{id}/queryables", origin(&headers)?),
         "type": "object",
-        "title": layer.title(),
+        "title": c.title(),
         "properties": properties,
         "additionalProperties": false,
     });
     Ok(json_response("application/schema+json", &body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn datetimes_read_as_ogc_asks() {
-        let t = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
-        let micro = chrono::Duration::microseconds(1);
-        assert_eq!(
-            parse_datetime("2026-01-01T00:00:00Z").expect("instant"),
-            (Some(t("2026-01-01T00:00:00Z")), Some(t("2026-01-01T00:00:00Z") + micro))
-        );
-        assert_eq!(
-            parse_datetime("2026-01-01T00:00:00Z/..").expect("open end"),
-            (Some(t("2026-01-01T00:00:00Z")), None)
-        );
-        assert_eq!(parse_datetime("../2026-01-01T00:00:00Z").expect("open start").0, None);
-        assert!(parse_datetime("2026-02-01T00:00:00Z/2026-01-01T00:00:00Z").is_err(), "inverted");
-        assert!(parse_datetime("../..").is_err());
-        assert!(parse_datetime("kemarin").is_err());
-        let bbox = crate::export::Bbox::parse;
-        assert!(bbox("1,2,3").is_err() && bbox("3,0,1,1").is_err() && bbox("0,1,1,0").is_err());
-        assert_eq!(bbox("0,0,0,1,1,9").expect("3D").edges, [0.0, 0.0, 1.0, 1.0]);
-    }
 }

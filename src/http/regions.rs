@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,6 +15,7 @@ use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::AppState;
 use crate::db;
+use crate::export;
 use crate::region::{RegionCode, RegionLevel};
 
 /// Routes of this resource.
@@ -180,15 +180,39 @@ async fn feature(State(state): State<AppState>, Path(kode): Path<String>) -> Res
         param: "kode".into(),
         detail: e.to_string(),
     })?;
-    let (summary, geometry) =
+    let (summary, wkb) =
         db::regions::get(&state.pool, &code).await?.ok_or_else(|| ApiError::RegionNotFound(code.clone()))?;
-    let geometry = RawValue::from_string(geometry).map_err(|e| ApiError::Database(sqlx::Error::Decode(e.into())))?;
-    let body = json!({
-        "type": "Feature",
-        "id": summary.kode,
-        "bbox": summary.bbox,
-        "geometry": geometry,
-        "properties": summary,
-    });
-    Ok(([(header::CONTENT_TYPE, "application/geo+json")], Json(body)).into_response())
+    let geometry = db::wkb::read(&wkb).map_err(|e| ApiError::Internal(format!("boundary of {code}: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], region_feature(&summary, &geometry)).into_response())
+}
+
+/// The region as a GeoJSON Feature, written by the exports' writer (RFC 7946: right-hand
+/// rule, 7 decimals without exponents, no repeated points), with the `bbox` of the
+/// coordinates as written and the summary's degrees written the same way.
+fn region_feature(summary: &db::regions::RegionSummary, geometry: &geo::Geometry<f64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    let json = |out: &mut Vec<u8>, value: &serde_json::Value| out.extend_from_slice(value.to_string().as_bytes());
+    out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
+    json(&mut out, &json!(summary.kode));
+    let bbox = export::geojson_bbox(geometry).unwrap_or(summary.bbox);
+    out.extend_from_slice(b",\"bbox\":");
+    export::write_degrees(&mut out, &bbox);
+    out.extend_from_slice(b",\"geometry\":");
+    export::write_geojson_geometry(&mut out, geometry);
+    out.extend_from_slice(b",\"properties\":{");
+    let properties = serde_json::to_value(summary).unwrap_or_default();
+    for (i, (key, value)) in properties.as_object().into_iter().flatten().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json(&mut out, &json!(key));
+        out.push(b':');
+        match key.as_str() {
+            "bbox" => export::write_degrees(&mut out, &bbox),
+            "label_point" => export::write_degrees(&mut out, &summary.label_point),
+            _ => json(&mut out, value),
+        }
+    }
+    out.extend_from_slice(b"}}");
+    out
 }

@@ -273,6 +273,24 @@ fn clip_polygons(polygons: &[&IntShape], clip: &PixelBox) -> IntShapes {
     }
     overlay.add_contour(&clip.ring(), ShapeType::Clip);
     let mut parts = overlay.overlay(OverlayRule::Intersect, FillRule::NonZero);
+    // The overlay snaps a vertex lying within a unit of the box's edge onto the result
+    // rather than cutting it there, so a vertex can stay one unit outside (issue 16:
+    // (1067, -65) in 5/25/16). Such vertices are moved onto the edge, and the
+    // polygons rebuilt valid from the moved rings (all inside the box, so the rebuild
+    // stays inside: its new vertices lie on segments between them).
+    let outside = |p: &IntPoint| p.x < clip.min_x || p.y < clip.min_y || p.x > clip.max_x || p.y > clip.max_y;
+    if parts.iter().flatten().flatten().any(outside) {
+        let rings: Vec<IntContour> = parts
+            .iter()
+            .flatten()
+            .map(|ring| {
+                ring.iter()
+                    .map(|p| IntPoint::new(p.x.clamp(clip.min_x, clip.max_x), p.y.clamp(clip.min_y, clip.max_y)))
+                    .collect()
+            })
+            .collect();
+        parts = rings.simplify(FillRule::NonZero, IntOverlayOptions::ogc());
+    }
     tidy(&mut parts);
     parts
 }

@@ -65,8 +65,12 @@ def wire_values(layer):
 def ring_summary(feature):
     """Winding of the encoded rings: the first ring of each polygon must be positive
     (exterior), later negative ones are its holes; zero-area rings are degenerate."""
-    signs = [surveyor_area(r) for r in raw_rings(list(feature.geometry))]
+    rings = raw_rings(list(feature.geometry))
+    signs = [surveyor_area(r) for r in rings]
+    points = [p for r in rings for p in r]
     return {
+        "bounds": [min(p[0] for p in points), min(p[1] for p in points), max(p[0] for p in points),
+                   max(p[1] for p in points)] if points else None,
         "rings": len(signs),
         "first_ring_positive": bool(signs) and signs[0] > 0,
         "degenerate_rings": sum(1 for s in signs if s == 0),

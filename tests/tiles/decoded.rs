@@ -37,6 +37,8 @@ pub struct Feature {
     pub first_ring_positive: Option<bool>,
     pub degenerate_rings: Option<usize>,
     pub holes: Option<usize>,
+    /// Polygons: the box of their encoded vertices [min x, min y, max x, max y], tile units.
+    pub bounds: Option<[i64; 4]>,
     /// Points and lines: GeoJSON coordinates in tile units, y down.
     pub coordinates: Option<Value>,
 }
