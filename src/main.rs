@@ -87,6 +87,21 @@ enum Command {
     /// Training mode: a database of its own with synthetic incidents.
     #[command(subcommand)]
     Training(TrainingCommand),
+    /// The tile benchmark's anchor (scripts/bench-tiles): the tile files under `dir`
+    /// (`{z}/{x}/{y}.mvt`) served from memory by a minimal handler at
+    /// `{prefix}/{z}/{x}/{y}`. Needs no database.
+    #[command(hide = true)]
+    BenchAnchor {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: SocketAddr,
+        /// Directory of the tiles.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Path the tiles are served under.
+        #[arg(long, default_value = "/tiles/kabupaten_kota")]
+        prefix: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -237,6 +252,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::BenchAnchor { listen, dir, prefix } = &cli.command {
+        return http::anchor::serve(dir, prefix, *listen).await.context("anchor failed");
+    }
     let url = cli.database_url.as_deref().context("no database: set DATABASE_URL or pass --database-url")?;
     let pool = db::connect(url, 32).await.context("cannot connect to the database")?;
     db::migrate(&pool).await.context("cannot apply the migrations")?;
@@ -295,6 +313,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Users(command) => users(&pool, command, cli.lang).await?,
         Command::Export(args) => export(&pool, args, cli.risk_model.as_deref()).await?,
+        // Served above, before connecting to a database.
+        Command::BenchAnchor { .. } => {}
         Command::Training(TrainingCommand::Seed { incidents, seed }) => {
             let report = sipks::training::seed(&pool, incidents, seed).await?;
             print_load(Ok(report), cli.lang)?;

@@ -731,3 +731,109 @@ async fn nasional_token(db: &TestDb, base: &str) -> String {
         .expect("login answer");
     reply["token"].as_str().expect("token").to_owned()
 }
+
+// ---- 22: the fast path of cached tiles ---------------------------------------------------
+
+/// The answer's headers that must be the same through the router and through the fast
+/// path: every one but `date` and a made `x-request-id`.
+fn comparable(reply: &Reply) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = reply
+        .headers
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "date" | "x-request-id"))
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    headers.sort();
+    headers
+}
+
+/// A cached tile is answered ahead of the router and its layers (issue 22). Each
+/// request here is made twice on a tile of its own: first a miss, answered by the
+/// router (the handler renders it), then a hit, which the fast path answers. The two
+/// must be the same answer: status, body and every header (ETag, encoding, caching,
+/// security headers, the request id kept or made), for the negotiations, conditional
+/// requests, windows, suffixes, errors and a token; and `/metrics` counts the hits
+/// under the tile route as it counts the misses.
+#[tokio::test]
+async fn a_cached_tile_is_answered_as_the_router_answers_it() {
+    let _loaded = QUIET.read().await;
+    let db = imported_db().await;
+    // The deployed log level: hits take the fast path (at debug for tower_http every
+    // request goes through the router, to be logged).
+    let server = Server::start_with_env(&db.url, &[("RUST_LOG", "info")]).await;
+    let http = Http::new(&server);
+    let token = nasional_token(&db, &server.base).await;
+    let bearer = format!("Bearer {token}");
+
+    // A tile's tags, learnt on another window of it: no incident is loaded, so every
+    // window draws the same regions with the same figures and bytes.
+    // Distinct tiles: Makassar at zooms 5 to 12.
+    let tile = |source: &str, i: u8| tile_path(source, tile_of(MAKASSAR, 5 + i));
+    let learnt = http.get(&format!("{}?window=7", tile("kabupaten_kota", 0)), &[]).await;
+    let gzip_learnt =
+        http.get(&format!("{}?window=7", tile("kabupaten_kota", 0)), &[("accept-encoding", "gzip")]).await;
+    let (tag, gzip_tag) = (learnt.etag().to_owned(), gzip_learnt.etag().to_owned());
+    let long_id = "x".repeat(100);
+    let k = |i: u8, rest: &str| format!("{}{rest}", tile("kabupaten_kota", i));
+    let cases: Vec<(String, Vec<(&str, &str)>, u16)> = vec![
+        (k(0, ""), vec![], 200),
+        (k(1, ""), vec![("accept-encoding", "gzip")], 200),
+        (k(2, ""), vec![("accept-encoding", "gzip, deflate, br")], 200),
+        (k(3, ""), vec![("accept-encoding", "gzip;q=0")], 200),
+        (k(4, ".mvt"), vec![], 200),
+        (k(5, ".pbf"), vec![("accept-encoding", "gzip")], 200),
+        (k(0, "?window=30"), vec![], 200),
+        (k(0, "?window=8"), vec![("if-none-match", &tag)], 304),
+        (k(0, "?window=9"), vec![("if-none-match", &gzip_tag), ("accept-encoding", "gzip")], 304),
+        (k(0, "?window=10"), vec![("if-none-match", &gzip_tag)], 200),
+        (k(0, "?window=11&v=3"), vec![("if-none-match", "\"other\", *")], 304),
+        (k(0, "?window=abc"), vec![], 400),
+        (k(0, "?colour=red"), vec![], 400),
+        (k(6, ""), vec![("x-request-id", "uji-22")], 200),
+        (k(7, ""), vec![("x-request-id", &long_id)], 200),
+        (tile("sipks", 0), vec![], 200),
+        (tile("sipks", 1), vec![("authorization", &bearer)], 200),
+        (tile("incidents", 0), vec![], 204),
+        (tile_path("provinsi", tile_of(OPEN_SEA, 8)), vec![("accept-encoding", "gzip")], 204),
+    ];
+    let mut counted = 0.0;
+    for (path, headers, status) in &cases {
+        let miss = http.get(path, headers).await;
+        let hit = http.get(path, headers).await;
+        let what = format!("{path} {headers:?}");
+        assert_eq!(miss.status, *status, "{what}: {}", String::from_utf8_lossy(&miss.body));
+        assert_eq!((hit.status, &hit.body), (miss.status, &miss.body), "{what}");
+        assert_eq!(comparable(&hit), comparable(&miss), "{what}");
+        for reply in [&miss, &hit] {
+            let id = reply.header("x-request-id").unwrap_or_else(|| panic!("{what}: no request id"));
+            match headers.iter().find(|(name, _)| *name == "x-request-id") {
+                Some((_, sent)) if sent.len() <= 64 => assert_eq!(id, *sent, "{what}"),
+                _ => assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{what}: {id}"),
+            }
+        }
+        assert_ne!(miss.header("x-request-id"), None);
+        if *status < 400 {
+            counted += 2.0;
+        }
+    }
+    let metrics = String::from_utf8(http.get("/metrics", &[]).await.body).expect("text");
+    let route = r#"route="/tiles/{source}/{z}/{x}/{y}",method="GET""#;
+    let sample = |series: &str| -> f64 {
+        metrics.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+    };
+    // The two requests that learnt the tags, and every case.
+    let answered = sample(&format!("sipks_http_requests_total{{{route},status=\"2xx\"}}"))
+        + sample(&format!("sipks_http_requests_total{{{route},status=\"3xx\"}}"));
+    assert_eq!(answered, counted + 2.0, "{metrics}");
+    let errors = sample(&format!("sipks_http_requests_total{{{route},status=\"4xx\"}}"));
+    assert_eq!(errors, 4.0, "{metrics}");
+    assert_eq!(
+        sample(&format!("sipks_http_request_duration_seconds_count{{{route}}}")),
+        answered + errors,
+        "{metrics}"
+    );
+    assert!(sample("sipks_tile_cache_hits_total") >= counted / 2.0, "{metrics}");
+
+    drop(server);
+    db.drop().await;
+}

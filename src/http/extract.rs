@@ -16,11 +16,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        let invalid = |detail: String| ApiError::InvalidParameter { param: "query".to_owned(), detail };
-        check_escapes(query).map_err(invalid)?;
-        serde_urlencoded::from_str(query).map(Query).map_err(|e| invalid(e.to_string()))
+        parse_query(parts.uri.query().unwrap_or_default()).map(Query)
     }
+}
+
+/// A query string deserialised into `T`, as [`Query`] does it.
+pub(super) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let invalid = |detail: String| ApiError::InvalidParameter { param: "query".to_owned(), detail };
+    check_escapes(query).map_err(invalid)?;
+    serde_urlencoded::from_str(query).map_err(|e| invalid(e.to_string()))
 }
 
 /// Checks that a query string decodes to UTF-8 text; serde_urlencoded would quietly

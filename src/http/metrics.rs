@@ -28,12 +28,23 @@ const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// Requests of one route and method.
 #[derive(Default)]
-struct RouteStats {
+pub(super) struct RouteStats {
     by_class: [AtomicU64; 5],
     /// Cumulative only when written out; here per bucket (the last is +Inf).
     buckets: [AtomicU64; BUCKETS.len() + 1],
     /// Sum of latencies, microseconds.
     sum_micros: AtomicU64,
+}
+
+impl RouteStats {
+    /// Counts one answered request.
+    pub(super) fn record(&self, status: u16, seconds: f64) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.by_class[class].fetch_add(1, Ordering::Relaxed);
+        let bucket = BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
 }
 
 /// The server's request metrics.
@@ -54,12 +65,13 @@ impl Metrics {
 
     /// Counts one answered request.
     pub fn record(&self, route: &str, method: &Method, status: u16, seconds: f64) {
-        let stats = self.stats_of(route, method);
-        let class = usize::from(status / 100).clamp(1, 5) - 1;
-        stats.by_class[class].fetch_add(1, Ordering::Relaxed);
-        let bucket = BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(BUCKETS.len());
-        stats.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        stats.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.stats_of(route, method).record(status, seconds);
+    }
+
+    /// The counters of one route template and method, for a caller that counts its
+    /// requests itself (the tile cache's fast path, [`super::fast`]).
+    pub(super) fn route(&self, route: &str, method: &Method) -> Arc<RouteStats> {
+        self.stats_of(route, method)
     }
 
     /// The request series in the text format.

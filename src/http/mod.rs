@@ -1,6 +1,7 @@
 //! The HTTP server (axum): one `router()` per resource, merged here, with the shared
 //! state and the problem+json rendering of every error.
 
+pub mod anchor;
 mod auth;
 pub mod basemap;
 pub mod emerging;
@@ -8,6 +9,7 @@ mod error;
 mod events;
 mod export;
 mod extract;
+mod fast;
 mod field_text;
 mod health;
 mod hotspots;
@@ -246,7 +248,8 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
         }
     });
     tracing::info!(address = %listener.local_addr()?, "serving");
-    workers::serve(listener, app(state), shutdown_signal()).await
+    let router = app(state.clone());
+    workers::serve(listener, move || fast::FastTiles::new(router.clone(), &state), shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

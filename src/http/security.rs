@@ -19,10 +19,30 @@ use super::error::ApiError;
 use super::HttpConfig;
 use crate::db::status::DbStatus;
 
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// Seconds a client is told to wait (`Retry-After`) when the database is down.
 pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// The header of request ids.
+pub(super) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A new request id: 16 random hex digits (from a per-thread generator seeded at
+/// random: ids tie log lines together, they guard nothing).
+pub(super) fn new_request_id() -> HeaderValue {
+    let mut digits = [0u8; 16];
+    let mut n = fastrand::u64(..);
+    for d in digits.iter_mut().rev() {
+        *d = b"0123456789abcdef"[(n & 15) as usize];
+        n >>= 4;
+    }
+    HeaderValue::from_bytes(&digits).unwrap_or_else(|_| HeaderValue::from_static("0000000000000000"))
+}
+
+/// Whether a client's request id is kept: 1 to 64 visible ASCII characters (it goes
+/// into logs).
+pub(super) fn sane_request_id(id: &HeaderValue) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_graphic())
+}
 
 /// Request ids: 16 random hex digits.
 #[derive(Clone, Copy, Default)]
@@ -30,28 +50,28 @@ struct RandomId;
 
 impl MakeRequestId for RandomId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).ok()?;
-        HeaderValue::from_str(&hex::encode(bytes)).ok().map(RequestId::new)
+        Some(RequestId::new(new_request_id()))
     }
 }
+
+/// The headers every answer carries unless its handler set them: no sniffing, no
+/// referrer, no framing, and a policy that allows nothing (the page sets its own;
+/// JSON and tiles need nothing).
+pub(super) const RESPONSE_HEADERS: [(HeaderName, &str); 4] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+];
 
 /// The outer layers, outermost last: security headers, CORS, tracing with the request
 /// id, and the request id itself (a client's `X-Request-Id` of up to 64 visible
 /// characters is kept, anything else replaced).
 pub fn outer_layers(router: Router, config: &HttpConfig) -> Router {
-    let mut router = router
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        // The page sets its own policy; everything else (JSON, tiles) needs nothing.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ));
+    let mut router = router;
+    for (name, value) in RESPONSE_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
@@ -69,10 +89,7 @@ pub fn outer_layers(router: Router, config: &HttpConfig) -> Router {
 /// Drops a client's request id that is long or not plain visible ASCII (it would go
 /// into logs), so that one is made instead. Runs before the id is set.
 async fn keep_sane_request_id(mut request: Request, next: Next) -> Response {
-    let sane = request.headers().get(&X_REQUEST_ID).is_none_or(|v| {
-        let b = v.as_bytes();
-        !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_graphic())
-    });
+    let sane = request.headers().get(&X_REQUEST_ID).is_none_or(sane_request_id);
     if !sane {
         request.headers_mut().remove(&X_REQUEST_ID);
     }

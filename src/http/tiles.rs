@@ -20,6 +20,7 @@ use super::extract::Query;
 use super::negotiate::{accepts_gzip, matches};
 use super::risk::parse_days;
 use super::AppState;
+use crate::tiles::cache::EncodedTile;
 use crate::tiles::{Source, TileCoord};
 
 /// Routes of this resource.
@@ -35,7 +36,7 @@ const BOUNDS: [f64; 4] = [94.9, -11.1, 141.1, 6.1];
 
 pub use crate::boundaries::ATTRIBUTION;
 
-fn source(name: &str) -> Result<Source, ApiError> {
+pub(super) fn source(name: &str) -> Result<Source, ApiError> {
     Source::parse(name).ok_or_else(|| ApiError::UnknownTileSource(name.to_owned()))
 }
 
@@ -223,11 +224,11 @@ async fn tilejson(Path(name): Path<String>, headers: HeaderMap) -> Result<Json<V
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-struct TileQuery {
+pub(super) struct TileQuery {
     /// Length of the window in days, ending now; `30d` is read as 30. Default: the risk
     /// model's `window_days` (90 unless the model file changes it).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
-    window: Option<String>,
+    pub(super) window: Option<String>,
     /// A version token clients may add to refetch after a live change; ignored.
     #[serde(rename = "v")]
     #[param(example = "1")]
@@ -258,7 +259,7 @@ struct TileHeaders {
 }
 
 /// Parses and checks a tile address against the source's zooms.
-fn tile_coord(source: Source, z: &str, x: &str, y: &str) -> Result<TileCoord, ApiError> {
+pub(super) fn tile_coord(source: Source, z: &str, x: &str, y: &str) -> Result<TileCoord, ApiError> {
     let y = y.strip_suffix(".mvt").or_else(|| y.strip_suffix(".pbf")).unwrap_or(y);
     let (z, x, y) = (coordinate("z", z)?, coordinate("x", x)?, coordinate("y", y)?);
     let zooms = source.zooms();
@@ -368,9 +369,18 @@ async fn tile(
             .map_err(|e| ApiError::Internal(e.to_string()))?
         }
     };
+    Ok(tile_response(&tile, gzip, &headers))
+}
+
+/// The answer with a tile: 304 when `If-None-Match` names its tag, 204 when it has no
+/// features, else its bytes (gzip-compressed when `gzip`, which needs
+/// [`EncodedTile::has_gzip`]); with its strong `ETag`, `Cache-Control: no-cache` and
+/// `Vary: Accept-Encoding`. Sent as it is by the handler and by the cache's fast path
+/// ([`super::fast`]), so that a hit answers exactly as a render does.
+pub(super) fn tile_response(tile: &EncodedTile, gzip: bool, headers: &HeaderMap) -> Response {
     let gzip = gzip && !tile.bytes.is_empty();
-    let etag = if gzip { format!("\"{:016x}-gz\"", tile.hash) } else { format!("\"{:016x}\"", tile.hash) };
-    let mut response = if matches(&headers, &etag) {
+    let tag = tile.tag(gzip);
+    let mut response = if matches(headers, std::str::from_utf8(tag).unwrap_or_default()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if tile.bytes.is_empty() {
         StatusCode::NO_CONTENT.into_response()
@@ -386,12 +396,12 @@ async fn tile(
     if ok {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
     }
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_maybe_shared(tag.clone()) {
         h.insert(header::ETAG, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

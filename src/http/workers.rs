@@ -8,8 +8,13 @@
 use std::io;
 use std::net::SocketAddr;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::extract::Request;
+use axum::response::Response;
+use axum::ServiceExt as _;
 use tokio::sync::{mpsc, watch};
+use tower_service::Service;
 
 /// Connections handed to one worker.
 struct Handed {
@@ -40,13 +45,17 @@ impl axum::serve::Listener for Handed {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets the workers finish
-/// their requests in flight.
-pub async fn serve(
+/// Serves the application `make_app` makes (one for each worker) on `listener` until
+/// `shutdown` resolves, then lets the workers finish their requests in flight.
+pub async fn serve<S>(
     listener: tokio::net::TcpListener,
-    app: Router,
+    make_app: impl Fn() -> S,
     shutdown: impl std::future::Future<Output = ()>,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
     let address = listener.local_addr()?;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let (stop, stopped) = watch::channel(false);
@@ -55,11 +64,11 @@ pub async fn serve(
     for i in 0..cores {
         let (sender, connections) = mpsc::unbounded_channel();
         senders.push(sender);
-        let (app, mut stopped) = (app.clone(), stopped.clone());
+        let (app, mut stopped) = (make_app(), stopped.clone());
         let worker = std::thread::Builder::new().name(format!("http-{i}")).spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
-                axum::serve(Handed { connections, address }, app)
+                axum::serve(Handed { connections, address }, app.into_make_service())
                     .with_graceful_shutdown(async move {
                         let _ = stopped.wait_for(|s| *s).await;
                     })

@@ -23,7 +23,7 @@ pub struct TileKey {
     pub scope: u64,
 }
 
-/// An encoded tile (empty bytes: no features), with its entity tag and, once asked
+/// An encoded tile (empty bytes: no features), with its entity tags and, once asked
 /// for, its gzip encoding.
 #[derive(Debug)]
 pub struct EncodedTile {
@@ -32,6 +32,9 @@ pub struct EncodedTile {
     /// Hash of `bytes`: the tile's identity for `ETag` (same content, same tag, also
     /// across restarts).
     pub hash: u64,
+    /// The quoted entity tags of the identity and the gzip encoding, made once with
+    /// the tile (a cached tile is sent without formatting anything).
+    tags: [Bytes; 2],
     gzip: OnceLock<Bytes>,
 }
 
@@ -42,7 +45,15 @@ impl EncodedTile {
         // SipHash with fixed keys: stable across processes.
         let mut hasher = DefaultHasher::new();
         hasher.write(&bytes);
-        EncodedTile { hash: hasher.finish(), bytes: Bytes::from(bytes), gzip: OnceLock::new() }
+        let hash = hasher.finish();
+        let tags = [Bytes::from(format!("\"{hash:016x}\"")), Bytes::from(format!("\"{hash:016x}-gz\""))];
+        EncodedTile { hash, tags, bytes: Bytes::from(bytes), gzip: OnceLock::new() }
+    }
+
+    /// The quoted entity tag of the gzip encoding (`"<hash>-gz"`) or of the identity
+    /// (`"<hash>"`): a strong tag names one representation.
+    pub fn tag(&self, gzip: bool) -> &Bytes {
+        &self.tags[usize::from(gzip)]
     }
 
     /// The gzip encoding, made on first use, at the fastest level (tiles are made
@@ -202,12 +213,49 @@ pub type LayerCache = Cache<LayerKey, LayerPart>;
 /// A map of encoded tiles (or layers) bounded by the bytes they hold, evicting the
 /// least recently used. Reads share a lock and only stamp the entry's last use;
 /// eviction, rare, sorts by those stamps and drops the oldest eighth at once.
+///
+/// The clock moves on every store, not on reads: a hit stamps its entry with the
+/// clock's value, and writes it only when the entry does not hold it already, so that
+/// the hits on a cache that is not changing write nothing shared (the threads serving
+/// them would otherwise pass the cache lines of the clock and of the hot entries back
+/// and forth on every request). Entries used since the last store tie; eviction drops
+/// the oldest first as before. Hits and misses are counted in per-thread stripes.
 pub struct Cache<K, V> {
     capacity: usize,
     inner: RwLock<Inner<K, V>>,
     clock: AtomicU64,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: Striped,
+    misses: Striped,
+}
+
+/// Number of stripes of a [`Striped`] counter.
+const STRIPES: usize = 8;
+
+/// A counter that threads bump each in its own cache line; read by summing.
+#[derive(Default)]
+pub struct Striped([Padded; STRIPES]);
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+impl Striped {
+    /// Adds one, in the calling thread's stripe.
+    pub fn bump(&self) {
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) as usize % STRIPES
+            };
+        }
+        let stripe = STRIPE.with(|s| *s);
+        self.0[stripe].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The count so far.
+    pub fn sum(&self) -> u64 {
+        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
+    }
 }
 
 struct Inner<K, V> {
@@ -231,8 +279,8 @@ impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
             capacity,
             inner: RwLock::new(Inner { entries: HashMap::new(), used: 0, pending: HashMap::new(), next_token: 0 }),
             clock: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            hits: Striped::default(),
+            misses: Striped::default(),
         }
     }
 
@@ -246,21 +294,32 @@ impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
 
     /// A cached tile, marked as just used.
     pub fn get(&self, key: &K) -> Option<Arc<V>> {
+        let found = self.find(key);
+        match found {
+            Some(_) => self.hits.bump(),
+            None => self.misses.bump(),
+        }
+        found
+    }
+
+    /// A cached tile, marked as just used, without counting a hit or a miss (the
+    /// caller counts with [`Cache::count_hit`] what it answers).
+    pub fn find(&self, key: &K) -> Option<Arc<V>> {
         if self.capacity == 0 {
             return None;
         }
         let inner = self.read();
-        match inner.entries.get(key) {
-            Some(entry) => {
-                entry.last_use.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(Arc::clone(&entry.tile))
-            }
-            None => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                None
-            }
+        let entry = inner.entries.get(key)?;
+        let now = self.clock.load(Ordering::Relaxed);
+        if entry.last_use.load(Ordering::Relaxed) != now {
+            entry.last_use.store(now, Ordering::Relaxed);
         }
+        Some(Arc::clone(&entry.tile))
+    }
+
+    /// Counts a hit answered from [`Cache::find`].
+    pub fn count_hit(&self) {
+        self.hits.bump();
     }
 
     /// A cached entry without counting a hit or a miss (for checks behind one already
@@ -362,7 +421,7 @@ impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
 
     /// Hits and misses so far.
     pub fn stats(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (self.hits.sum(), self.misses.sum())
     }
 }
 

@@ -100,6 +100,11 @@ impl Source {
         }
     }
 
+    /// Whether its tiles hold incidents (and so depend on the caller's scope).
+    pub fn has_incidents(self) -> bool {
+        matches!(self, Source::Incidents | Source::Sipks)
+    }
+
     /// The layers in a tile at zoom `z`.
     pub fn layers_at(self, z: u8) -> Vec<Layer> {
         self.layers().into_iter().filter(|(_, zooms)| zooms.contains(&z)).map(|(l, _)| l).collect()

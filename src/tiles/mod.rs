@@ -172,10 +172,27 @@ impl Tiles {
         self.cache.get(&self.key(source, coord, window, scope))
     }
 
+    /// As [`Tiles::cached`], without counting a hit or a miss: the caller counts the
+    /// hit it answers with [`Tiles::count_hit`], and leaves anything else to a request
+    /// through [`Tiles::cached`] (which counts it).
+    pub fn find_cached(
+        &self,
+        source: Source,
+        coord: TileCoord,
+        window: Option<u32>,
+        scope: &Scope,
+    ) -> Option<Arc<EncodedTile>> {
+        self.cache.find(&self.key(source, coord, window, scope))
+    }
+
+    /// Counts a hit answered from [`Tiles::find_cached`].
+    pub fn count_hit(&self) {
+        self.cache.count_hit();
+    }
+
     fn key(&self, source: Source, coord: TileCoord, window: Option<u32>, scope: &Scope) -> TileKey {
         let window = window.filter(|&d| d != self.default_days);
-        let scoped = source.layers().iter().any(|(l, _)| *l == Layer::Incidents);
-        TileKey { source, coord, window, scope: if scoped { scope_key(scope) } else { 0 } }
+        TileKey { source, coord, window, scope: if source.has_incidents() { scope_key(scope) } else { 0 } }
     }
 
     /// Prepares the region polygons of every zoom (otherwise made on first use) and

@@ -171,10 +171,16 @@ if command -v psql >/dev/null; then psql "$2" -qc "drop database if exists $3 wi
 impl Server {
     /// Starts the server on `database_url` and waits until /healthz answers.
     pub async fn start(database_url: &str) -> Server {
+        Server::start_with_env(database_url, &[]).await
+    }
+
+    /// As [`Server::start`], with these environment variables besides.
+    pub async fn start_with_env(database_url: &str, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_sipks"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", database_url)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
