@@ -67,6 +67,15 @@ enum Command {
         #[arg(long, env = "SIPKS_REQUEST_TIMEOUT", default_value_t = 30,
               value_parser = clap::value_parser!(u64).range(1..=3600))]
         request_timeout: u64,
+        /// Seconds a client may take to send a request's headers (then the connection
+        /// is closed).
+        #[arg(long, env = "SIPKS_HEADER_TIMEOUT", default_value_t = 10,
+              value_parser = clap::value_parser!(u64).range(1..=600))]
+        header_timeout: u64,
+        /// Connections open at once (further ones wait until one closes).
+        #[arg(long, env = "SIPKS_MAX_CONNECTIONS", default_value_t = 4096,
+              value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_connections: u64,
     },
     /// Apply the database migrations that have not been applied yet.
     Migrate,
@@ -271,6 +280,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             basemap,
             cors_origins,
             request_timeout,
+            header_timeout,
+            max_connections,
         } => {
             sipks::training::check_mode(&pool, training).await?;
             let model = match &cli.risk_model {
@@ -299,6 +310,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             state.http = std::sync::Arc::new(http::HttpConfig {
                 cors_origins: cors_origins.into_iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
                 request_timeout: std::time::Duration::from_secs(request_timeout),
+                header_timeout: std::time::Duration::from_secs(header_timeout),
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             });
             http::serve(state, listen).await.context("server failed")?;
         }

@@ -109,6 +109,12 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether PostgreSQL refused text a client sent: a NUL character (SQLSTATE 22021,
+/// character_not_in_repertoire) or one the encoding lacks (22P05).
+pub fn is_untextual(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,6 +123,16 @@ impl ApiError {
                     ),
                 )
             }
+            ApiError::Database(e) if crate::db::status::is_untextual(e) => (
+                // Text the edge checks missed (a NUL character): the client's, not ours.
+                StatusCode::BAD_REQUEST,
+                "invalid-text",
+                ("Teks tidak valid", "Invalid text"),
+                (
+                    "Permintaan berisi karakter yang tidak dapat disimpan (NUL, \\u0000).".to_owned(),
+                    "The request holds a character that cannot be stored (NUL, \\u0000).".to_owned(),
+                ),
+            ),
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 if crate::db::status::is_unavailable(e) {
@@ -298,7 +308,7 @@ impl utoipa::PartialSchema for Problem {
                 "type",
                 text(
                     "The absolute URI `{origin}/problems/{kind}` of a page describing the kind of problem: region-not-found, invalid-parameter, \
-                     tile-source-not-found, not-found, database-unavailable, internal, or http-error for other \
+                     tile-source-not-found, not-found, invalid-field, invalid-text, database-unavailable, internal, or http-error for other \
                      statuses (405 and the like).",
                 )
                 .examples(["http://127.0.0.1:8080/problems/invalid-parameter"]),

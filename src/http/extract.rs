@@ -27,7 +27,8 @@ pub(super) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiErro
     serde_urlencoded::from_str(query).map_err(|e| invalid(e.to_string()))
 }
 
-/// Checks that a query string decodes to UTF-8 text; serde_urlencoded would quietly
+/// Checks that a query string decodes to UTF-8 text without NUL characters (which
+/// PostgreSQL cannot hold); serde_urlencoded would quietly
 /// replace what does not (`%FF`) and keep a broken escape (`%G0`) as it is.
 fn check_escapes(query: &str) -> Result<(), String> {
     let bytes = query.as_bytes();
@@ -47,6 +48,9 @@ fn check_escapes(query: &str) -> Result<(), String> {
             i += 1;
         }
     }
+    if decoded.contains(&0) {
+        return Err("holds a NUL character (%00)".to_owned());
+    }
     std::str::from_utf8(&decoded).map(|_| ()).map_err(|e| format!("not UTF-8 text once decoded ({e})"))
 }
 
@@ -58,7 +62,7 @@ mod tests {
     fn queries_must_decode_to_utf8_text() {
         assert!(check_escapes("q=lahan%20sawah&kode=73.71&x=%C3%A9+b").is_ok());
         assert!(check_escapes("").is_ok());
-        for bad in ["q=%FF%FE", "q=%C0%AF", "q=%G0", "q=%", "q=%4", "q=%+F"] {
+        for bad in ["q=%00", "q=a%00b", "q=%FF%FE", "q=%C0%AF", "q=%G0", "q=%", "q=%4", "q=%+F"] {
             assert!(check_escapes(bad).is_err(), "{bad}");
         }
     }

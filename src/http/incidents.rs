@@ -4,6 +4,7 @@
 //! engine (risk, tiles) before the answer, and announced to live readers and to other
 //! servers on the same database.
 
+mod history_scope;
 mod list;
 mod schema;
 
@@ -43,14 +44,12 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_LIMIT: i64 = 1000;
 
 /// Parses a JSON body: malformed JSON is 400, the wrong shape 422.
+/// A NUL character in any string is 422 too (PostgreSQL cannot store it).
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::invalid_field("body", format!("tidak sesuai: {e}"), format!("does not fit: {e}"))
-        } else {
-            malformed(&e)
-        }
-    })
+    let value: Value = serde_json::from_slice(body).map_err(|e| malformed(&e))?;
+    super::text::refuse_nul(&value)?;
+    T::deserialize(value)
+        .map_err(|e| ApiError::invalid_field("body", format!("tidak sesuai: {e}"), format!("does not fit: {e}")))
 }
 
 fn malformed(e: &serde_json::Error) -> ApiError {
@@ -194,6 +193,7 @@ async fn create(
     let caller = auth.required()?;
     check_body(&headers, &body)?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| malformed(&e))?;
+    super::text::refuse_nul(&value)?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(
@@ -346,6 +346,7 @@ async fn edit(
     let id = incident_id(&id)?;
     check_body(&headers, &body)?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| malformed(&e))?;
+    super::text::refuse_nul(&value)?;
     let version = if_match(&headers, true)?.unwrap_or_default();
     let record = state.incidents().edit(&caller, incidents::Edit { id, version, patch: &value }).await?;
     let _ = state.events.send(Event::Incident {
@@ -425,7 +426,8 @@ async fn history(State(state): State<AppState>, auth: Auth, Path(id): Path<Strin
     let caller = auth.required()?;
     let id = incident_id(&id)?;
     let entries = state.incidents().history(&caller, id).await?;
-    Ok(Json(json!({ "id": id, "history": entries })))
+    let shown = history_scope::withhold_outside(entries, &crate::auth::read_scope(Some(&caller)))?;
+    Ok(Json(json!({ "id": id, "history": shown })))
 }
 
 #[cfg(test)]

@@ -21,8 +21,10 @@ mod openapi;
 mod problems;
 mod regions;
 pub mod risk;
+mod risk_scope;
 mod security;
 mod styles;
+mod text;
 mod tiles;
 pub mod web;
 mod workers;
@@ -94,11 +96,21 @@ pub struct HttpConfig {
     /// see [`security::timeout`]). Streams
     /// (events, exports) only need to start within it.
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers (the connection is
+    /// closed after it): trickling clients cannot hold connections.
+    pub header_timeout: Duration,
+    /// Connections open at once; further ones wait until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> HttpConfig {
-        HttpConfig { cors_origins: Vec::new(), request_timeout: Duration::from_secs(30) }
+        HttpConfig {
+            cors_origins: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+        }
     }
 }
 
@@ -248,8 +260,10 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
         }
     });
     tracing::info!(address = %listener.local_addr()?, "serving");
+    let limits =
+        workers::Limits { header_timeout: state.http.header_timeout, max_connections: state.http.max_connections };
     let router = app(state.clone());
-    workers::serve(listener, move || fast::FastTiles::new(router.clone(), &state), shutdown_signal()).await
+    workers::serve(listener, move || fast::FastTiles::new(router.clone(), &state), limits, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -166,6 +166,7 @@ struct Contribution {
     id: i64,
     /// When it happened, unix seconds.
     occurred_at: i64,
+    category: Category,
     /// Its part of the score.
     contribution: f64,
     category: Category,
@@ -176,6 +177,17 @@ struct Contribution {
     kode: Option<String>,
     /// That regency's or city's name.
     nama: Option<String>,
+}
+
+/// The parts of one category's incidents in a region's score.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler writes, for the OpenAPI document")]
+struct CategoryPart {
+    category: Category,
+    /// Incidents of the category in the window.
+    count: u32,
+    /// Their parts of the score, summed.
+    contribution: f64,
 }
 
 /// An indicator's part of a region's score.
@@ -246,8 +258,13 @@ struct Explanation {
     indicators: Vec<IndicatorPart>,
     /// Every enabled rule, triggered or not.
     rules: Vec<RuleOutcome>,
-    /// Every incident in the window with its part, largest first.
-    contributions: Vec<Contribution>,
+    /// Every incident in the window with its part, largest first; only for a caller who
+    /// may read every incident of the region (nasional and analis users, an operator
+    /// within their region), absent for anyone else.
+    contributions: Option<Vec<Contribution>>,
+    /// The incidents' parts counted and summed per category (categories without
+    /// incidents left out): they sum to `incident_score`. For every caller.
+    contributions_by_category: Vec<CategoryPart>,
     stats: RegionStats,
 }
 
@@ -484,7 +501,9 @@ struct OneQuery {
 /// A region's risk, explained, with its history
 ///
 /// The region's risk level and score for the window, explained: every contributing
-/// incident (kejadian) and indicator with its part (the parts sum to the score), the
+/// incident (kejadian) and indicator with its part (the parts sum to the score; incident
+/// by incident only for a caller who may read every incident of the region, otherwise
+/// summed per category), the
 /// score's own level and every rule with what it counted; and its level at the end of
 /// each of the last `history_days` days.
 #[utoipa::path(
@@ -492,6 +511,7 @@ struct OneQuery {
     path = "/api/regions/{kode}/risk",
     operation_id = "getRegionRisk",
     tag = "risk",
+    security((), ("bearer" = [])),
     params(
         ("kode" = inline(RegionCode), Path, description = "The region's code (kode wilayah).", example = "73.71"),
         OneQuery,
@@ -500,12 +520,15 @@ struct OneQuery {
         (status = 200, description = "The region's risk.", body = RegionRiskDetail),
         (status = 400, description = "Malformed code, `window` or `history_days`, or an unknown query parameter.",
             body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "A token that is unknown, expired or revoked.", body = Problem,
+            content_type = PROBLEM_JSON),
         (status = 404, description = "No region has this code.", body = Problem, content_type = PROBLEM_JSON),
         (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 async fn one(
     State(state): State<AppState>,
+    auth: super::auth::Auth,
     Path(kode): Path<String>,
     Query(q): Query<OneQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -522,6 +545,14 @@ async fn one(
         let explanation = engine.explain(id, window);
         let history = engine.history(id, history_days, window.as_of);
         let region = engine.index().region(id);
+        let mut explained = serde_json::to_value(&explanation)
+            .map_err(|e| ApiError::Internal(format!("risk explanation not serialisable: {e}")))?;
+        explained["contributions_by_category"] = super::risk_scope::by_category(&explanation.contributions);
+        if !super::risk_scope::sees_every_incident(auth.0.as_ref(), &region.code) {
+            if let Some(parts) = explained.as_object_mut() {
+                parts.remove("contributions");
+            }
+        }
         Ok::<_, ApiError>(json!({
             "kode": region.code,
             "nama": region.name,
@@ -530,7 +561,7 @@ async fn one(
             "risk_level": explanation.assessment.level,
             "score": explanation.assessment.score,
             "counts": counts(&explanation.stats),
-            "explanation": explanation,
+            "explanation": explained,
             "history": history,
             // What the explanation is measured against: this level's thresholds and
             // the rules' parameters.

@@ -12,7 +12,7 @@ use super::shapes::{clip_line, snap_polygon, IntPoint, IntShape, PixelBox, Pixel
 use super::view::{hundredths, severe_count, tenths, View};
 use super::{Layer, Tiles};
 use crate::auth::Scope;
-use crate::engine::regions::RegionId;
+use crate::engine::regions::{level_slot, RegionId};
 use crate::engine::store::Incident;
 use crate::engine::Engine;
 use crate::incident::Category;
@@ -299,10 +299,33 @@ fn incidents_near<'a>(engine: &'a Engine, view: &View, scope: &Scope, frame: &Fr
         geo::coord! { x: b.min().x - SEA_MARGIN_DEG, y: b.min().y - SEA_MARGIN_DEG },
         geo::coord! { x: b.max().x + SEA_MARGIN_DEG, y: b.max().y + SEA_MARGIN_DEG },
     );
-    for region in engine.index().candidates(walk_level(frame.coord.z), search) {
+    let walk = walk_level(frame.coord.z);
+    for region in engine.index().candidates(walk, search) {
         for incident in engine.incidents().in_region(region) {
             if view.window.contains(incident.occurred_at) && in_scope(engine, scope, incident) {
                 f(incident);
+            }
+        }
+    }
+    // A report known only by a coarser region (a province, a regency) is assigned to no
+    // region of the walked level: it is found through its own region, and sits at that
+    // region's label point, so only regions whose label point is near the tile can hold
+    // one.
+    for level in RegionLevel::ALL.iter().copied().filter(|l| level_slot(*l) > level_slot(walk)) {
+        for region in engine.index().candidates(level, search) {
+            let label = engine.index().region(region).label_point;
+            let (min, max) = (search.min(), search.max());
+            if !(min.x..=max.x).contains(&label.x()) || !(min.y..=max.y).contains(&label.y()) {
+                continue;
+            }
+            for incident in engine.incidents().in_region(region) {
+                let finest = incident.assignment.regions.iter().flatten().next().copied();
+                if finest == Some(region)
+                    && view.window.contains(incident.occurred_at)
+                    && in_scope(engine, scope, incident)
+                {
+                    f(incident);
+                }
             }
         }
     }

@@ -188,6 +188,7 @@ pub fn all(known: &Known) -> Vec<Case> {
     regions_risk_hotspots(&mut b);
     tiles_styles_static(&mut b);
     exports(&mut b);
+    nul_characters(&mut b, known);
     raw_bytes(&mut b);
     b.cases
 }
@@ -814,6 +815,37 @@ fn exports(b: &mut Builder) {
     ] {
         b.get(what, who, target, ClientError);
     }
+}
+
+/// NUL characters (U+0000, which PostgreSQL text cannot hold) in bodies and queries: a
+/// 422 naming the field, or a 400 for a query; never the 500 of a failed statement.
+fn nul_characters(b: &mut Builder, known: &Known) {
+    b.family = "NUL characters";
+    let (json, geo) = (Some("application/json"), Some("application/geo+json"));
+    for (what, body) in [
+        ("login: NUL in the name", json!({"username": "a\u{0}b", "password": "x"})),
+        ("login: NUL in the password", json!({"username": "a", "password": "x\u{0}"})),
+    ] {
+        b.send(what, Anonymous, "POST", "/api/login", json, &[], body.to_string().into_bytes(), Status(422));
+    }
+    for field in ["description", "source", "category"] {
+        let body = with_property(field, json!(format!("awal\u{0}akhir")));
+        b.send(format!("create: NUL in {field}"), Nasional, "POST", "/api/incidents", geo, &[], body, Status(422));
+    }
+    let edit = json!({"properties": {"description": "\u{0}"}}).to_string().into_bytes();
+    let target = format!("/api/incidents/{}", known.makassar);
+    b.send("edit: NUL in description", Nasional, "PATCH", target, geo, &[("if-match", b"\"1\"")], edit, Status(422));
+    for target in [
+        "/api/incidents?q=%00",
+        "/api/incidents?q=a%00b",
+        "/api/incidents?category=%00",
+        "/api/export/incidents?category=%00",
+        "/api/regions?parent=%00",
+        "/api/risk?window=%00",
+    ] {
+        b.get(format!("NUL in {target}"), Nasional, target, Status(400));
+    }
+    b.get("OGC items: NUL in datetime", Anonymous, "/ogc/collections/kabupaten_kota/items?datetime=%00", Status(400));
 }
 
 /// Bytes no client library sends: invalid UTF-8 and control characters, unencoded, in

@@ -274,12 +274,17 @@ pub(super) struct IncidentHistoryEntry {
     /// Why (reopening needs a reason).
     #[schema(required = true)]
     reason: Option<String>,
-    /// The incident before; null for a create.
+    /// The incident before; null for a create, or when it was outside the caller's
+    /// scope then (see `withheld`).
     #[schema(required = true)]
     before: Option<IncidentFeature>,
-    /// The incident after; null for a delete.
+    /// The incident after; null for a delete, or when it was outside the caller's scope
+    /// then (see `withheld`).
     #[schema(required = true)]
     after: Option<IncidentFeature>,
+    /// Which of `before` and `after` are withheld because the incident was outside the
+    /// caller's scope at that point (e.g. before it was moved into the caller's region).
+    withheld: Vec<String>,
 }
 
 /// The answer of `GET /api/incidents/{id}/history`.
