@@ -18,7 +18,7 @@ use crate::tiles::{IncidentChange, Tiles};
 
 mod rows;
 
-pub use rows::{load_incident, load_incidents, load_indicators};
+pub use rows::{load_incident, load_incidents, load_incidents_by_id, load_indicators};
 
 /// Builds the region index from the stored boundaries.
 pub async fn build_index(pool: &PgPool) -> Result<RegionIndex, sqlx::Error> {
@@ -192,7 +192,7 @@ pub async fn follow_changes(
         // connection was down) are lost: read everything once to catch up.
         if !first {
             tracing::info!("listening for changes again; reloading the incidents");
-            reload_all(&pool, &engine, &tiles).await;
+            reload_all(&pool, &engine, &tiles, &on_incident).await;
         } else {
             // The engine was read a moment before listening began: what other servers
             // wrote in between was announced to nobody here.
@@ -207,7 +207,7 @@ pub async fn follow_changes(
                 }
                 continue;
             }
-            reload_all(&pool, &engine, &tiles).await;
+            reload_all(&pool, &engine, &tiles, &on_incident).await;
         }
         tracing::warn!("lost the change notifications' connection; reconnecting");
     }
@@ -229,18 +229,51 @@ async fn catch_up_start(
     on_incident: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
 ) {
     match db::incidents::changed_within(pool, START_CATCH_UP).await {
-        Ok(ids) if ids.len() > CATCH_UP_ONE_BY_ONE => reload_all(pool, engine, tiles).await,
+        Ok(ids) if ids.len() > CATCH_UP_ONE_BY_ONE => reload_all(pool, engine, tiles, on_incident).await,
         Ok(ids) => follow_incidents(pool, engine, tiles, &ids, on_incident).await,
         Err(e) => tracing::warn!(error = %e, "cannot catch up with the changes made during start-up"),
     }
 }
 
+/// Changed incidents read in one query.
+const FOLLOW_BATCH: usize = 1000;
+
+/// How far before a reload's read began its replay looks: beyond the longest write
+/// transaction (an incident's `updated_at` is its transaction's start, which can precede
+/// the read although its commit follows it).
+const RELOAD_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
 /// How long to wait before listening again after a failure.
 const LISTEN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Reads every incident and indicator beside the running engine and swaps them in,
-/// dropping the tiles that change; on failure keeps the previous state.
-async fn reload_all(pool: &PgPool, engine: &Arc<RwLock<Engine>>, tiles: &Arc<Tiles>) {
+/// dropping the tiles that change; on failure keeps the previous state. The snapshot is
+/// older than the swap: writes committed meanwhile (this server's own, applied to the
+/// engine and then swapped away, or other servers') are replayed afterwards, every
+/// incident changed since shortly before the read began read again, so that the engine
+/// never holds less than what was committed.
+async fn reload_all(
+    pool: &PgPool,
+    engine: &Arc<RwLock<Engine>>,
+    tiles: &Arc<Tiles>,
+    on_incident: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
+) {
+    let began = match db::incidents::clock(pool).await {
+        Ok(began) => began,
+        Err(e) => {
+            tracing::warn!(error = %e, "engine reload failed; keeping the previous state");
+            return;
+        }
+    };
+    swap_all(pool, engine, tiles).await;
+    match db::incidents::changed_since(pool, began - RELOAD_OVERLAP).await {
+        Ok(ids) => follow_incidents(pool, engine, tiles, &ids, on_incident).await,
+        Err(e) => tracing::warn!(error = %e, "cannot replay the changes made during a reload"),
+    }
+}
+
+/// The swap of [`reload_all`].
+async fn swap_all(pool: &PgPool, engine: &Arc<RwLock<Engine>>, tiles: &Arc<Tiles>) {
     let index = crate::sync::read(&engine).shared_index();
     let loaded = async {
         let incidents = load_incidents(pool, &index).await?;
@@ -279,16 +312,21 @@ async fn follow_incidents(
     on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
 ) {
     let index = crate::sync::read(&engine).shared_index();
+    // Read in batches, one query each (one query per id followed only ~60 writes/s).
+    let mut current = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(FOLLOW_BATCH) {
+        match load_incidents_by_id(pool, &index, chunk).await {
+            Ok(incidents) => current.extend(incidents.into_iter().map(|i| (i.id, i))),
+            Err(e) => {
+                tracing::warn!(error = %e, n = chunk.len(), "cannot read changed incidents");
+                return;
+            }
+        }
+    }
     let mut followed = Vec::new();
     let mut last_batch = None;
     for &id in ids {
-        let incident = match load_incident(pool, &index, id).await {
-            Ok(incident) => incident,
-            Err(e) => {
-                tracing::warn!(error = %e, id, "cannot read a changed incident");
-                continue;
-            }
-        };
+        let incident = current.remove(&id);
         let codes_of = |incident: &crate::engine::store::Incident| {
             incident.assignment.regions.map(|r| r.map(|id| index.region(id).code.clone()))
         };

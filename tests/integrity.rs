@@ -295,3 +295,83 @@ async fn region_only_reports_are_in_incident_tiles_at_every_zoom() {
     drop(server);
     db.drop().await;
 }
+
+/// The incidents the server's engine holds (its /healthz count) and per regency (its
+/// /api/risk), and the same counted in PostgreSQL.
+async fn engine_and_database(api: &Api, db: &common::TestDb) -> ((i64, Vec<(String, i64)>), (i64, Vec<(String, i64)>)) {
+    let health = api.get("/healthz", None).await.json();
+    let risk = api.get("/api/risk?level=kabupaten_kota", None).await.json();
+    let mut per_regency: Vec<(String, i64)> = risk["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .filter_map(|r| Some((r["kode"].as_str()?.to_owned(), r["counts"]["total"].as_i64()?)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    per_regency.sort();
+    let engine = (health["incidents"].as_i64().expect("/healthz incidents"), per_regency);
+    let stored: Vec<(String, i64)> = sqlx::query_as(
+        "select kabupaten_kota_code, count(*) from incidents where deleted_at is null group by 1 order by 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("stored counts");
+    let database = (stored.iter().map(|(_, n)| n).sum(), stored);
+    (engine, database)
+}
+
+/// Issue 17.1: a full reload of the engine (a bulk import's notice, a reconnect) swaps
+/// in a snapshot read a moment before; the writes committed meanwhile are replayed, so
+/// that after writers and reloads the engine holds exactly what is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reloads_during_writes_lose_no_incident_from_the_engine() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const WRITERS: usize = 4;
+    let db = imported_db().await;
+    user(&db, NASIONAL, Role::Nasional, None).await;
+    let server = Server::start(&db.url).await;
+    let api = Api::new(&server.base);
+    let token = api.token(NASIONAL, PASSWORD).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let places = [IN_MAKASSAR, IN_JAKARTA, (112.74, -7.26), (119.77, -5.34)];
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (base, token, stop) = (server.base.clone(), token.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let api = Api::new(&base);
+                let mut n = 0u32;
+                while !stop.load(Ordering::SeqCst) {
+                    let (lon, lat) = places[w];
+                    let at = (lon + 0.0001 * f64::from(n % 100), lat);
+                    api.create(&token, &at_point(at, &format!("muat ulang {w}-{n}"))).await;
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    // Reloads as a bulk import announces itself, while the writers write.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        sqlx::query("select pg_notify('sipks_changes', 'bulk')").execute(&db.pool).await.expect("notify");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut written = 0;
+    for writer in writers {
+        written += writer.await.expect("a writer failed");
+    }
+    // The last reload and its replay may still run: wait (boundedly) until they are done.
+    let deadline = Instant::now() + api::PROMPTLY;
+    let (mut engine, mut database) = engine_and_database(&api, &db).await;
+    while engine != database && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (engine, database) = engine_and_database(&api, &db).await;
+    }
+    println!("{written} incidents written during 20 reloads; engine {}, database {}", engine.0, database.0);
+    assert_eq!(database.0, i64::from(written), "every acknowledged write is stored");
+    assert_eq!(engine, database, "the engine holds what is stored (total, per regency)");
+    drop(server);
+    db.drop().await;
+}

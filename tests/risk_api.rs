@@ -83,9 +83,11 @@ async fn incidents_drive_risk_levels_explanations_and_hotspots() {
     let (status, explained) = server.get("/api/regions/73.71/risk?history_days=30").await;
     assert_eq!(status, 200);
     let e = &explained["explanation"];
-    let parts: f64 = e["contributions"]
+    // Anonymous: the incidents' parts per category, not incident by incident (issue 17).
+    assert!(e.get("contributions").is_none(), "an anonymous caller sees the incidents one by one");
+    let parts: f64 = e["contributions_by_category"]
         .as_array()
-        .expect("contributions")
+        .expect("contributions_by_category")
         .iter()
         .map(|c| c["contribution"].as_f64().expect("n"))
         .sum::<f64>()
@@ -97,7 +99,13 @@ async fn incidents_drive_risk_levels_explanations_and_hotspots() {
             .sum::<f64>();
     let score = explained["score"].as_f64().expect("score");
     assert!((parts - score).abs() < 1e-9 * score.max(1.0), "parts {parts} sum to the score {score}");
-    assert_eq!(e["contributions"].as_array().map(Vec::len), Some(12));
+    let counted: i64 = e["contributions_by_category"]
+        .as_array()
+        .iter()
+        .flat_map(|a| a.iter())
+        .filter_map(|c| c["count"].as_i64())
+        .sum();
+    assert_eq!(counted, 12);
     assert_eq!(e["indicators"][0]["contribution"], 8.0, "IKP 80 x weight 0.1");
     let history = explained["history"].as_array().expect("history");
     assert_eq!(history.len(), 30);

@@ -116,7 +116,23 @@ pub async fn load_all(pool: &PgPool) -> Result<Vec<EngineRow>, sqlx::Error> {
 
 /// Reads one incident; `None` when it is deleted or gone.
 pub async fn load_one(pool: &PgPool, id: i64) -> Result<Option<EngineRow>, sqlx::Error> {
-    Ok(load(pool, Some(id)).await?.pop())
+    Ok(load(pool, Some(&[id])).await?.pop())
+}
+
+/// Reads these incidents in one query; the deleted or gone ones are left out.
+pub async fn load_many(pool: &PgPool, ids: &[i64]) -> Result<Vec<EngineRow>, sqlx::Error> {
+    load(pool, Some(ids)).await
+}
+
+/// The database's clock (`clock_timestamp()`).
+pub async fn clock(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar("select clock_timestamp()").fetch_one(pool).await
+}
+
+/// The ids of the incidents created, edited or deleted since `since` (by their
+/// `updated_at`, the start of their write's transaction), deleted ones included.
+pub async fn changed_since(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("select id from incidents where updated_at >= $1 order by id").bind(since).fetch_all(pool).await
 }
 
 /// The ids of the incidents created, edited or deleted within `last` of now (by the
@@ -128,8 +144,8 @@ pub async fn changed_within(pool: &PgPool, last: std::time::Duration) -> Result<
         .await
 }
 
-/// Incidents not deleted (all, or the one with id `only`).
-async fn load(pool: &PgPool, only: Option<i64>) -> Result<Vec<EngineRow>, sqlx::Error> {
+/// Incidents not deleted (all, or those with the ids `only`).
+async fn load(pool: &PgPool, only: Option<&[i64]>) -> Result<Vec<EngineRow>, sqlx::Error> {
     let mut rows = sqlx::query(
         "select id, extract(epoch from occurred_at)::bigint as t, category::text as category, severity,
                 status::text as status,
@@ -139,7 +155,7 @@ async fn load(pool: &PgPool, only: Option<i64>) -> Result<Vec<EngineRow>, sqlx::
                 case when geom is not null and geometrytype(geom) <> 'POINT' then st_x(st_pointonsurface(geom)) end as sx,
                 case when geom is not null and geometrytype(geom) <> 'POINT' then st_y(st_pointonsurface(geom)) end as sy,
                 region_code, kecamatan_code, kabupaten_kota_code, provinsi_code, at_sea, touched_codes
-         from incidents where deleted_at is null and ($1::bigint is null or id = $1)",
+         from incidents where deleted_at is null and ($1::bigint[] is null or id = any($1))",
     )
     .bind(only)
     .fetch(pool);

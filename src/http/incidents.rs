@@ -374,11 +374,13 @@ async fn edit(
     ),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, description = "Malformed incident id or If-Match.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 400, description = "Malformed incident id.", body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 403, description = "Outside the caller's region.", body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
         (status = 412, description = "If-Match names an old version.", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "If-Match is not an ETag this server gave (`field`: If-Match).", body = Problem,
+            content_type = PROBLEM_JSON),
         (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
         (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )

@@ -18,6 +18,7 @@ mod metrics;
 mod negotiate;
 mod ogc;
 mod openapi;
+mod openapi_common;
 mod problems;
 mod regions;
 pub mod risk;

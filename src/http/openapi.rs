@@ -91,7 +91,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The document, read once from the application's router.
-static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| super::routes().into_openapi());
+static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| {
+    let mut doc = super::routes().into_openapi();
+    super::openapi_common::add_common_responses(&mut doc);
+    doc
+});
 
 /// This OpenAPI document
 ///

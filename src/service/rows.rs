@@ -24,6 +24,18 @@ pub async fn load_incident(pool: &PgPool, index: &RegionIndex, id: i64) -> Resul
     to_engine(index, &mut CodeLookup::new(index), row).map(Some)
 }
 
+/// Reads these stored incidents into engine form in one query; the deleted or gone ones
+/// are left out.
+pub async fn load_incidents_by_id(
+    pool: &PgPool,
+    index: &RegionIndex,
+    ids: &[i64],
+) -> Result<Vec<Incident>, sqlx::Error> {
+    let rows = db::incidents::load_many(pool, ids).await?;
+    let mut codes = CodeLookup::new(index);
+    rows.into_iter().map(|row| to_engine(index, &mut codes, row)).collect()
+}
+
 /// Reads every indicator value, by region (values of unknown regions are skipped).
 pub async fn load_indicators(
     pool: &PgPool,

@@ -67,7 +67,9 @@ export function explanation(risk) {
       ex.rules.map((rule) => el("li", { class: rule.triggered ? "triggered" : "", "data-rule": rule.rule },
         el("strong", {}, t(`rule.${rule.rule}`)), `: ${ruleText(rule, risk)}`))),
   ];
-  if (ex.contributions.length) {
+  // Incident by incident only for a user who may read the whole region; anyone else
+  // gets the parts summed per category.
+  if (ex.contributions?.length) {
     parts.push(el("h4", {}, t("panel.contributions")),
       el("ol", { class: "contributions" },
         ex.contributions.slice(0, 5).map((c) => el("li", { "data-contribution": c.id },
@@ -79,6 +81,11 @@ export function explanation(risk) {
             severity: c.severity ?? "?",
             part: formatNumber(c.contribution, 1),
           })))));
+  } else if (ex.contributions_by_category?.length) {
+    parts.push(el("h4", {}, t("panel.contributions.category")),
+      el("ul", { class: "contributions" },
+        ex.contributions_by_category.map((c) =>
+          el("li", {}, `${t(`category.${c.category}`)}: ${formatNumber(c.count)} · +${formatNumber(c.contribution, 1)}`))));
   }
   return parts;
 }

@@ -63,6 +63,7 @@ const WORDS = {
   "panel.counts": ["{total} kejadian dalam {days} hari ({severe} berat)", "{total} incidents in {days} days ({severe} severe)"],
   "panel.explanation": ["Penjelasan skor", "Why this score"],
   "panel.contributions": ["Kejadian yang paling berpengaruh", "Incidents weighing most"],
+  "panel.contributions.category": ["Bobot kejadian per kategori", "Incidents' weight per category"],
   "panel.indicators": ["Indikator", "Indicators"],
   "panel.history": ["Riwayat tingkat risiko ({days} hari)", "Risk level history ({days} days)"],
   "panel.latest": ["Kejadian terbaru", "Latest incidents"],
