@@ -166,7 +166,6 @@ struct Contribution {
     id: i64,
     /// When it happened, unix seconds.
     occurred_at: i64,
-    category: Category,
     /// Its part of the score.
     contribution: f64,
     category: Category,
