@@ -84,7 +84,13 @@ pub async fn serve(dir: &Path, prefix: &str, listen: SocketAddr) -> io::Result<(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "serving the anchor");
     // One per worker, as the server's.
-    super::workers::serve(listener, move || Anchor(Arc::new((*anchor.0).clone())), super::shutdown_signal()).await
+    super::workers::serve(
+        listener,
+        move || Anchor(Arc::new((*anchor.0).clone())),
+        super::workers::Limits::default(),
+        super::shutdown_signal(),
+    )
+    .await
 }
 
 #[cfg(test)]

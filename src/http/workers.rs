@@ -33,6 +33,14 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
+impl Default for Limits {
+    /// The server's defaults (`SIPKS_HEADER_TIMEOUT`, `SIPKS_MAX_CONNECTIONS`).
+    fn default() -> Self {
+        let http = super::HttpConfig::default();
+        Limits { header_timeout: http.header_timeout, max_connections: http.max_connections }
+    }
+}
+
 /// A connection handed to a worker, with its place among the open ones.
 type Handed = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 
