@@ -29,7 +29,7 @@ use sipks::http::{app, AppState};
 /// calls them (logging in before what needs a token; recording the incident before
 /// reading, editing and deleting it; logging out last), with the user whose token it is
 /// called with where it documents the `bearer` security scheme.
-const OPERATIONS: [(&str, &str, Option<&str>); 40] = [
+const OPERATIONS: [(&str, &str, Option<&str>); 42] = [
     ("get", "/healthz", None),
     ("get", "/readyz", None),
     ("get", "/metrics", None),
@@ -41,6 +41,8 @@ const OPERATIONS: [(&str, &str, Option<&str>); 40] = [
     ("get", "/api/hotspots/emerging", None),
     ("get", "/tiles", None),
     ("get", "/tiles/{source}", None),
+    ("get", "/tiles/basemap", None),
+    ("get", "/tiles/basemap/{z}/{x}/{y}", None),
     ("get", "/styles/{name}", None),
     ("get", "/", None),
     ("get", "/assets/{file}", None),

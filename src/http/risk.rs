@@ -295,6 +295,20 @@ struct RegionRiskDetail {
     explanation: Explanation,
     /// The level at the end of each of the last `history_days` days, oldest first.
     history: Vec<DayLevel>,
+    model: ModelBody,
+}
+
+/// What the explanation is measured against: the region level's thresholds and the
+/// rules' parameters, as the risk model (TOML) sets them.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the handler builds, for the OpenAPI document")]
+struct ModelBody {
+    /// The scores from which this level is kuning and merah.
+    #[schema(value_type = Object)]
+    thresholds: serde_json::Value,
+    /// Each rule's parameters.
+    #[schema(value_type = Object)]
+    rules: serde_json::Value,
 }
 
 /// Risk levels of every region of a level
