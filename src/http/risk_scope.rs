@@ -62,7 +62,16 @@ mod tests {
 
     #[test]
     fn parts_per_category_sum_to_the_whole() {
-        let part = |id, category, contribution| Contribution { id, occurred_at: 0, category, contribution };
+        let part = |id, category, contribution| Contribution {
+            id,
+            occurred_at: 0,
+            category,
+            contribution,
+            severity: crate::incident::Severity::new(3).expect("severity"),
+            status: crate::incident::Status::ALL[0],
+            kode: None,
+            nama: None,
+        };
         let parts = [part(1, Category::ALL[0], 1.5), part(2, Category::ALL[1], 2.0), part(3, Category::ALL[0], 0.5)];
         let summed = by_category(&parts);
         assert_eq!(summed[0]["count"], 2);
