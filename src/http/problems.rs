@@ -14,7 +14,7 @@ use crate::i18n::Lang;
 
 /// Every problem type: slug, title (Indonesian, English), what it means (Indonesian,
 /// English).
-pub const PROBLEM_TYPES: [(&str, (&str, &str), (&str, &str)); 19] = [
+pub const PROBLEM_TYPES: [(&str, (&str, &str), (&str, &str)); 20] = [
     ("invalid-parameter", ("Parameter tidak valid", "Invalid parameter"),
         ("Sebuah parameter alamat atau kueri salah bentuk, di luar rentang, atau tidak dikenal; `parameter` menyebutkannya.",
          "A path or query parameter is malformed, out of range or unknown; `parameter` names it.")),
@@ -30,6 +30,9 @@ pub const PROBLEM_TYPES: [(&str, (&str, &str), (&str, &str)); 19] = [
     ("invalid-field", ("Isian tidak valid", "Invalid field"),
         ("Sebuah isian badan permintaan salah; `field` menyebutkan jalurnya.",
          "A field of the request body is wrong; `field` gives its path.")),
+    ("invalid-text", ("Teks tidak valid", "Invalid text"),
+        ("Teks permintaan memuat karakter yang tidak dapat disimpan (misalnya NUL, U+0000).",
+         "The request's text holds a character that cannot be stored (such as NUL, U+0000).")),
     ("malformed-json", ("JSON tidak valid", "Malformed JSON"),
         ("Badan permintaan bukan JSON yang benar.", "The request body is not well-formed JSON.")),
     ("unsupported-media-type", ("Jenis isi tidak didukung", "Unsupported media type"),
