@@ -6,6 +6,7 @@ pub mod area;
 pub mod clusters;
 pub mod emerging;
 pub mod hotspots;
+pub mod normal;
 pub mod regions;
 pub mod risk;
 pub mod store;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::hotspots::erfc;
+use super::normal::erfc;
 
 /// The result of [`mann_kendall`] on one series.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

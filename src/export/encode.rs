@@ -11,6 +11,7 @@ use geo::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 use serde_json::Value as Json;
 use tokio::sync::mpsc;
 
+use super::wkt::write_wkt;
 use super::{Column, ExportError, Feature, FeatureId, FeatureSink, Format, Layer, Value, ATTRIBUTION, CHUNK};
 
 /// Encodes features as GeoJSON, NDJSON or CSV into chunks sent to a channel.
@@ -254,7 +255,7 @@ pub fn write_degrees(out: &mut Vec<u8>, values: &[f64]) {
 
 /// A coordinate in degrees rounded to 7 decimals, without trailing zeros:
 /// `119.4300000001` -> `119.43`.
-fn push_coord(out: &mut Vec<u8>, v: f64) {
+pub(super) fn push_coord(out: &mut Vec<u8>, v: f64) {
     let scaled = (v * 1e7).round();
     if !scaled.is_finite() || scaled.abs() >= 9.0e18 {
         out.extend_from_slice(b"null");
@@ -375,7 +376,7 @@ fn signed_area2(ring: &LineString<f64>) -> f64 {
 }
 
 /// The ring's coordinates in the winding asked for (counter-clockwise or not).
-fn wound(ring: &LineString<f64>, counter_clockwise: bool) -> impl Iterator<Item = &Coord<f64>> {
+pub(super) fn wound(ring: &LineString<f64>, counter_clockwise: bool) -> impl Iterator<Item = &Coord<f64>> {
     let reverse = (signed_area2(ring) > 0.0) != counter_clockwise;
     let (forward, backward) = if reverse { (None, Some(ring.0.iter().rev())) } else { (Some(ring.0.iter()), None) };
     forward.into_iter().flatten().chain(backward.into_iter().flatten())
@@ -477,92 +478,6 @@ fn write_geojson_snapped(out: &mut Vec<u8>, geometry: &Geometry<f64>) {
         Geometry::GeometryCollection(_) => {}
     }
     out.push(b'}');
-}
-
-fn push_wkt_coords<'a>(out: &mut Vec<u8>, coords: impl Iterator<Item = &'a Coord<f64>>) {
-    out.push(b'(');
-    for (i, c) in coords.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        push_coord(out, c.x);
-        out.push(b' ');
-        push_coord(out, c.y);
-    }
-    out.push(b')');
-}
-
-fn push_wkt_polygon(out: &mut Vec<u8>, polygon: &Polygon<f64>) {
-    out.push(b'(');
-    push_wkt_coords(out, wound(polygon.exterior(), true));
-    for hole in polygon.interiors() {
-        out.push(b',');
-        push_wkt_coords(out, wound(hole, false));
-    }
-    out.push(b')');
-}
-
-/// Writes a geometry as OGC well-known text, with the same grid and winding as the
-/// GeoJSON.
-pub fn write_wkt(out: &mut Vec<u8>, geometry: &Geometry<f64>) {
-    write_wkt_snapped(out, &on_grid(geometry));
-}
-
-fn write_wkt_snapped(out: &mut Vec<u8>, geometry: &Geometry<f64>) {
-    match geometry {
-        Geometry::Point(p) => {
-            out.extend_from_slice(b"POINT ");
-            push_wkt_coords(out, std::iter::once(&p.0));
-        }
-        Geometry::LineString(l) => {
-            out.extend_from_slice(b"LINESTRING ");
-            push_wkt_coords(out, l.0.iter());
-        }
-        Geometry::Line(l) => {
-            out.extend_from_slice(b"LINESTRING ");
-            push_wkt_coords(out, [l.start, l.end].iter());
-        }
-        Geometry::Polygon(p) => {
-            out.extend_from_slice(b"POLYGON ");
-            push_wkt_polygon(out, p);
-        }
-        Geometry::Rect(r) => write_wkt_snapped(out, &Geometry::Polygon(r.to_polygon())),
-        Geometry::Triangle(t) => write_wkt_snapped(out, &Geometry::Polygon(t.to_polygon())),
-        Geometry::MultiPoint(m) => {
-            out.extend_from_slice(b"MULTIPOINT ");
-            push_wkt_coords(out, m.0.iter().map(|p| &p.0));
-        }
-        Geometry::MultiLineString(m) => {
-            out.extend_from_slice(b"MULTILINESTRING (");
-            for (i, l) in m.0.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_wkt_coords(out, l.0.iter());
-            }
-            out.push(b')');
-        }
-        Geometry::MultiPolygon(m) => {
-            out.extend_from_slice(b"MULTIPOLYGON (");
-            for (i, p) in m.0.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_wkt_polygon(out, p);
-            }
-            out.push(b')');
-        }
-        Geometry::GeometryCollection(c) => {
-            out.extend_from_slice(b"GEOMETRYCOLLECTION (");
-            for (i, g) in c.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_wkt_snapped(out, g);
-            }
-            out.push(b')');
-        }
-    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod encode;
 mod fgb;
 mod gpkg;
 mod layer;
+mod wkt;
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -24,8 +25,9 @@ use futures::TryStreamExt;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
-pub use self::encode::{geojson_bbox, write_degrees, write_feature, write_geojson_geometry, write_wkt};
+pub use self::encode::{geojson_bbox, write_degrees, write_feature, write_geojson_geometry};
 pub use self::layer::{Column, Feature, FeatureId, GeometryKind, Kind, Layer, Value};
+pub use self::wkt::write_wkt;
 use crate::auth::Scope;
 use crate::db::export as rows;
 use crate::engine::Engine;
