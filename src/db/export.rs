@@ -8,22 +8,10 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
+use super::incident_sql::{push_scope, push_within, Stated};
 use crate::auth::Scope;
 use crate::incident::{Category, Status};
 use crate::region::{RegionCode, RegionLevel};
-
-/// Appends `and <incident i is within root's subtree>` (its district, regency or
-/// province is the root or below it), as the incident list's scope does.
-fn push_within(q: &mut QueryBuilder<'_, Postgres>, root: &RegionCode) {
-    let root = root.as_str().to_owned();
-    q.push(" and (")
-        .push_bind(root.clone())
-        .push(" in (i.provinsi_code, i.kabupaten_kota_code, i.kecamatan_code) or i.kabupaten_kota_code like ")
-        .push_bind(format!("{root}.%"))
-        .push(" or i.kecamatan_code like ")
-        .push_bind(format!("{root}.%"))
-        .push(")");
-}
 
 /// Appends `st_intersects(<geometry>, <box>)`; a box whose west lies east of its east
 /// crosses the antimeridian (OGC API - Features Part 1, 7.15.3) and is two envelopes.
@@ -178,13 +166,7 @@ impl IncidentQuery {
 
     fn push_where(&self, q: &mut QueryBuilder<'static, Postgres>) {
         q.push(" from incidents i where i.deleted_at is null");
-        match &self.scope {
-            Scope::Nothing => {
-                q.push(" and false");
-            }
-            Scope::Everything => {}
-            Scope::Within(root) => push_within(q, root),
-        }
+        push_scope(q, &self.scope);
         if let Some(root) = &self.within {
             push_within(q, root);
         }
@@ -192,20 +174,7 @@ impl IncidentQuery {
             q.push(" and ");
             push_intersects(q, LOCATION, bbox);
         }
-        if let Some(from) = self.from {
-            q.push(" and i.occurred_at >= ").push_bind(from);
-        }
-        if let Some(to) = self.to {
-            q.push(" and i.occurred_at < ").push_bind(to);
-        }
-        if !self.categories.is_empty() {
-            let names: Vec<String> = self.categories.iter().map(|c| c.as_str().to_owned()).collect();
-            q.push(" and i.category::text = any(").push_bind(names).push(")");
-        }
-        if !self.statuses.is_empty() {
-            let names: Vec<String> = self.statuses.iter().map(|s| s.as_str().to_owned()).collect();
-            q.push(" and i.status::text = any(").push_bind(names).push(")");
-        }
+        Stated { categories: &self.categories, statuses: &self.statuses, from: self.from, to: self.to }.push(q);
         if let Some(id) = self.id {
             q.push(" and i.id = ").push_bind(id);
         }

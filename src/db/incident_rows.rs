@@ -7,6 +7,7 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 
+use super::incident_sql::{push_scope, push_within, Stated};
 use super::wkb;
 use crate::auth::Scope;
 use crate::incident::{Category, Severity, Status};
@@ -326,32 +327,16 @@ pub struct Filter {
     pub before_id: Option<i64>,
 }
 
-fn push_within(q: &mut QueryBuilder<'_, Postgres>, root: &RegionCode) {
-    let root = root.as_str().to_owned();
-    q.push(" and (i.provinsi_code = ")
-        .push_bind(root.clone())
-        .push(" or i.kabupaten_kota_code = ")
-        .push_bind(root.clone())
-        .push(" or i.kecamatan_code = ")
-        .push_bind(root.clone())
-        .push(" or i.kecamatan_code like ")
-        .push_bind(format!("{root}.%"))
-        .push(" or i.kabupaten_kota_code like ")
-        .push_bind(format!("{root}.%"))
-        .push(")");
-}
-
 /// Incidents matching a filter within a scope, newest id first, at most `limit`.
 pub async fn list(pool: &PgPool, scope: &Scope, filter: &Filter, limit: i64) -> Result<Vec<Record>, sqlx::Error> {
     let mut q = QueryBuilder::<Postgres>::new(format!(
         "select {COLUMNS} from incidents i left join users u on u.id = i.reporter_id
          left join regions r on r.code = i.region_code where i.deleted_at is null"
     ));
-    match scope {
-        Scope::Nothing => return Ok(Vec::new()),
-        Scope::Everything => {}
-        Scope::Within(root) => push_within(&mut q, root),
+    if *scope == Scope::Nothing {
+        return Ok(Vec::new());
     }
+    push_scope(&mut q, scope);
     if let Some(root) = &filter.region {
         push_within(&mut q, root);
     }
@@ -369,25 +354,13 @@ pub async fn list(pool: &PgPool, scope: &Scope, filter: &Filter, limit: i64) -> 
     if let Some(regencies) = &filter.regencies {
         q.push(" and i.kabupaten_kota_code = any(").push_bind(regencies.clone()).push(")");
     }
-    if !filter.categories.is_empty() {
-        let names: Vec<String> = filter.categories.iter().map(|c| c.as_str().to_owned()).collect();
-        q.push(" and i.category::text = any(").push_bind(names).push(")");
-    }
-    if !filter.statuses.is_empty() {
-        let names: Vec<String> = filter.statuses.iter().map(|c| c.as_str().to_owned()).collect();
-        q.push(" and i.status::text = any(").push_bind(names).push(")");
-    }
+    Stated { categories: &filter.categories, statuses: &filter.statuses, from: filter.from, to: filter.to }
+        .push(&mut q);
     if let Some(min) = filter.severity_min {
         q.push(" and i.severity >= ").push_bind(i16::from(min));
     }
     if let Some(max) = filter.severity_max {
         q.push(" and i.severity <= ").push_bind(i16::from(max));
-    }
-    if let Some(from) = filter.from {
-        q.push(" and i.occurred_at >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        q.push(" and i.occurred_at < ").push_bind(to);
     }
     if let Some(text) = &filter.text {
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

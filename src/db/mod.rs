@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod incident_rows;
+mod incident_sql;
 pub mod incidents;
 pub mod notify;
 pub mod regions;
