@@ -144,102 +144,56 @@ impl Cube {
     }
 }
 
-/// The ArcGIS Emerging Hot Spot Analysis classes (see [`classify`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[allow(missing_docs, reason = "the classes are defined in classify")]
-pub enum Pattern {
-    NoPattern,
-    NewHotSpot,
-    ConsecutiveHotSpot,
-    IntensifyingHotSpot,
-    PersistentHotSpot,
-    DiminishingHotSpot,
-    SporadicHotSpot,
-    OscillatingHotSpot,
-    HistoricalHotSpot,
-    NewColdSpot,
-    ConsecutiveColdSpot,
-    IntensifyingColdSpot,
-    PersistentColdSpot,
-    DiminishingColdSpot,
-    SporadicColdSpot,
-    OscillatingColdSpot,
-    HistoricalColdSpot,
+/// Declares [`Pattern`] from one table: each class with its name in the API and in
+/// Bahasa Indonesia, in the order of [`Pattern::ALL`].
+macro_rules! patterns {
+    ($($class:ident = $name:literal, $label:literal;)+) => {
+        /// The ArcGIS Emerging Hot Spot Analysis classes (see [`classify`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[allow(missing_docs, reason = "the classes are defined in classify")]
+        pub enum Pattern {
+            $(#[serde(rename = $name)] $class),+
+        }
+
+        impl Pattern {
+            /// Every class, hot spots before cold spots.
+            pub const ALL: [Pattern; [$(Pattern::$class),+].len()] = [$(Pattern::$class),+];
+
+            /// The name as the API writes it (`new_hot_spot`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Pattern::$class => $name),+
+                }
+            }
+
+            /// The class's name in Bahasa Indonesia.
+            pub fn label_id(self) -> &'static str {
+                match self {
+                    $(Pattern::$class => $label),+
+                }
+            }
+        }
+    };
 }
 
-impl Pattern {
-    /// Every class, hot spots before cold spots.
-    pub const ALL: [Pattern; 17] = {
-        use Pattern::*;
-        [
-            NoPattern,
-            NewHotSpot,
-            ConsecutiveHotSpot,
-            IntensifyingHotSpot,
-            PersistentHotSpot,
-            DiminishingHotSpot,
-            SporadicHotSpot,
-            OscillatingHotSpot,
-            HistoricalHotSpot,
-            NewColdSpot,
-            ConsecutiveColdSpot,
-            IntensifyingColdSpot,
-            PersistentColdSpot,
-            DiminishingColdSpot,
-            SporadicColdSpot,
-            OscillatingColdSpot,
-            HistoricalColdSpot,
-        ]
-    };
-
-    /// The name as the API writes it (`new_hot_spot`).
-    pub fn as_str(self) -> &'static str {
-        use Pattern::*;
-        match self {
-            NoPattern => "no_pattern",
-            NewHotSpot => "new_hot_spot",
-            ConsecutiveHotSpot => "consecutive_hot_spot",
-            IntensifyingHotSpot => "intensifying_hot_spot",
-            PersistentHotSpot => "persistent_hot_spot",
-            DiminishingHotSpot => "diminishing_hot_spot",
-            SporadicHotSpot => "sporadic_hot_spot",
-            OscillatingHotSpot => "oscillating_hot_spot",
-            HistoricalHotSpot => "historical_hot_spot",
-            NewColdSpot => "new_cold_spot",
-            ConsecutiveColdSpot => "consecutive_cold_spot",
-            IntensifyingColdSpot => "intensifying_cold_spot",
-            PersistentColdSpot => "persistent_cold_spot",
-            DiminishingColdSpot => "diminishing_cold_spot",
-            SporadicColdSpot => "sporadic_cold_spot",
-            OscillatingColdSpot => "oscillating_cold_spot",
-            HistoricalColdSpot => "historical_cold_spot",
-        }
-    }
-
-    /// The class's name in Bahasa Indonesia.
-    pub fn label_id(self) -> &'static str {
-        use Pattern::*;
-        match self {
-            NoPattern => "Tidak ada pola",
-            NewHotSpot => "Titik panas baru",
-            ConsecutiveHotSpot => "Titik panas berturut-turut",
-            IntensifyingHotSpot => "Titik panas menguat",
-            PersistentHotSpot => "Titik panas menetap",
-            DiminishingHotSpot => "Titik panas melemah",
-            SporadicHotSpot => "Titik panas sporadis",
-            OscillatingHotSpot => "Titik panas berosilasi",
-            HistoricalHotSpot => "Titik panas historis",
-            NewColdSpot => "Titik dingin baru",
-            ConsecutiveColdSpot => "Titik dingin berturut-turut",
-            IntensifyingColdSpot => "Titik dingin menguat",
-            PersistentColdSpot => "Titik dingin menetap",
-            DiminishingColdSpot => "Titik dingin melemah",
-            SporadicColdSpot => "Titik dingin sporadis",
-            OscillatingColdSpot => "Titik dingin berosilasi",
-            HistoricalColdSpot => "Titik dingin historis",
-        }
-    }
+patterns! {
+    NoPattern = "no_pattern", "Tidak ada pola";
+    NewHotSpot = "new_hot_spot", "Titik panas baru";
+    ConsecutiveHotSpot = "consecutive_hot_spot", "Titik panas berturut-turut";
+    IntensifyingHotSpot = "intensifying_hot_spot", "Titik panas menguat";
+    PersistentHotSpot = "persistent_hot_spot", "Titik panas menetap";
+    DiminishingHotSpot = "diminishing_hot_spot", "Titik panas melemah";
+    SporadicHotSpot = "sporadic_hot_spot", "Titik panas sporadis";
+    OscillatingHotSpot = "oscillating_hot_spot", "Titik panas berosilasi";
+    HistoricalHotSpot = "historical_hot_spot", "Titik panas historis";
+    NewColdSpot = "new_cold_spot", "Titik dingin baru";
+    ConsecutiveColdSpot = "consecutive_cold_spot", "Titik dingin berturut-turut";
+    IntensifyingColdSpot = "intensifying_cold_spot", "Titik dingin menguat";
+    PersistentColdSpot = "persistent_cold_spot", "Titik dingin menetap";
+    DiminishingColdSpot = "diminishing_cold_spot", "Titik dingin melemah";
+    SporadicColdSpot = "sporadic_cold_spot", "Titik dingin sporadis";
+    OscillatingColdSpot = "oscillating_cold_spot", "Titik dingin berosilasi";
+    HistoricalColdSpot = "historical_cold_spot", "Titik dingin historis";
 }
 
 /// The class of a region from its Gi* bins over time (`bins[i]` the bin of time step

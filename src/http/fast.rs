@@ -118,7 +118,7 @@ impl Inner {
         if gzip && !tile.has_gzip() {
             return None;
         }
-        self.tiles.count_hit();
+        self.tiles.count_lookup(true);
         let mut response = tiles::tile_response(&tile, gzip, headers);
         let h = response.headers_mut();
         for (name, value) in security::RESPONSE_HEADERS {

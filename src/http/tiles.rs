@@ -350,7 +350,9 @@ async fn tile(
     // A cached tile ready to send is sent from here; rendering, and compressing (a few
     // milliseconds for a low-zoom tile), run off the request threads, so that the
     // other connections of this thread do not wait for them.
-    let tile = match tiles.cached(source, coord, window, &scope) {
+    let found = tiles.find_cached(source, coord, window, &scope);
+    tiles.count_lookup(found.is_some());
+    let tile = match found {
         Some(tile) if !gzip || tile.has_gzip() => tile,
         cached => {
             let _permit = state.cpu.acquire().await.map_err(|_| ApiError::Internal("server stopping".into()))?;

@@ -41,21 +41,29 @@ impl Default for Limits {
     }
 }
 
+/// What the workers serve: an application that answers every request (one clone per
+/// connection).
+pub trait App:
+    Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+}
+
+impl<S> App for S where
+    S: Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+}
+
 /// A connection handed to a worker, with its place among the open ones.
 type Handed = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 
 /// Serves the application `make_app` makes (one for each worker) on `listener` until
 /// `shutdown` resolves, then lets the workers finish their requests in flight.
-pub async fn serve<S>(
+pub async fn serve<S: App>(
     listener: tokio::net::TcpListener,
     make_app: impl Fn() -> S,
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
-) -> io::Result<()>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
-{
+) -> io::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let (stop, stopped) = watch::channel(false);
     let mut senders = Vec::with_capacity(cores);
@@ -114,15 +122,12 @@ where
 
 /// One worker: serves the connections handed to it until told to stop, then waits for
 /// their requests in flight.
-async fn work<S>(
+async fn work<S: App>(
     mut connections: mpsc::UnboundedReceiver<Handed>,
     app: S,
     header_timeout: Duration,
     mut stopped: watch::Receiver<bool>,
-) where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
-{
+) {
     let mut open = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -145,17 +150,14 @@ async fn work<S>(
 
 /// Serves one HTTP/1.1 connection (its peer's address in each request's extensions, as
 /// axum's `ConnectInfo`); on stop, finishes the request in flight and closes.
-async fn connection<S>(
+async fn connection<S: App>(
     io: tokio::net::TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     app: S,
     header_timeout: Duration,
     mut stopped: watch::Receiver<bool>,
-) where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
-{
+) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         app.clone().oneshot(request.map(Body::new))

@@ -295,15 +295,12 @@ impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
     /// A cached tile, marked as just used.
     pub fn get(&self, key: &K) -> Option<Arc<V>> {
         let found = self.find(key);
-        match found {
-            Some(_) => self.hits.bump(),
-            None => self.misses.bump(),
-        }
+        self.count(found.is_some());
         found
     }
 
     /// A cached tile, marked as just used, without counting a hit or a miss (the
-    /// caller counts with [`Cache::count_hit`] what it answers).
+    /// caller counts with [`Cache::count`] what it answers).
     pub fn find(&self, key: &K) -> Option<Arc<V>> {
         if self.capacity == 0 {
             return None;
@@ -317,9 +314,13 @@ impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
         Some(Arc::clone(&entry.tile))
     }
 
-    /// Counts a hit answered from [`Cache::find`].
-    pub fn count_hit(&self) {
-        self.hits.bump();
+    /// Counts a lookup made with [`Cache::find`]: a hit or a miss.
+    pub fn count(&self, hit: bool) {
+        if hit {
+            self.hits.bump();
+        } else {
+            self.misses.bump();
+        }
     }
 
     /// A cached entry without counting a hit or a miss (for checks behind one already

@@ -161,20 +161,8 @@ impl Tiles {
         self.config
     }
 
-    /// A tile if it is cached (without touching the engine).
-    pub fn cached(
-        &self,
-        source: Source,
-        coord: TileCoord,
-        window: Option<u32>,
-        scope: &Scope,
-    ) -> Option<Arc<EncodedTile>> {
-        self.cache.get(&self.key(source, coord, window, scope))
-    }
-
-    /// As [`Tiles::cached`], without counting a hit or a miss: the caller counts the
-    /// hit it answers with [`Tiles::count_hit`], and leaves anything else to a request
-    /// through [`Tiles::cached`] (which counts it).
+    /// A tile if it is cached (without touching the engine), without counting a hit
+    /// or a miss: the caller counts what it did with [`Tiles::count_lookup`].
     pub fn find_cached(
         &self,
         source: Source,
@@ -185,9 +173,9 @@ impl Tiles {
         self.cache.find(&self.key(source, coord, window, scope))
     }
 
-    /// Counts a hit answered from [`Tiles::find_cached`].
-    pub fn count_hit(&self) {
-        self.cache.count_hit();
+    /// Counts a lookup of [`Tiles::find_cached`]: a hit or a miss of the cache.
+    pub fn count_lookup(&self, hit: bool) {
+        self.cache.count(hit);
     }
 
     fn key(&self, source: Source, coord: TileCoord, window: Option<u32>, scope: &Scope) -> TileKey {
