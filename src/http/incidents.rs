@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 use super::auth::Auth;
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::events::Event;
+use super::openapi_common::problem_responses;
 use super::AppState;
 use crate::incident::{Fields, Record};
 use crate::incidents::{self, IncidentError};
@@ -153,6 +154,30 @@ fn with_etag(status: StatusCode, record: &Record) -> Response {
     response
 }
 
+problem_responses!(
+    /// What every incident operation can answer: no token, or the database failed.
+    Refusals {
+        "401" => "No valid token.",
+        "500" => "The database query failed (logged).",
+        "503" => "The database cannot be reached.",
+    }
+);
+
+problem_responses!(
+    /// What a write with a body can answer before it reads the body.
+    BodyRefusals {
+        "413" => "Body over 1 MB.",
+        "415" => "Not JSON.",
+    }
+);
+
+problem_responses!(
+    /// An incident id that names nothing the caller may see.
+    NotInScope {
+        "404" => "No such incident in the caller's scope.",
+    }
+);
+
 /// Record an incident
 ///
 /// Creates an incident from a GeoJSON Feature, placed in its district, regency/city and
@@ -175,13 +200,10 @@ fn with_etag(status: StatusCode, record: &Record) -> Response {
         (status = 200, description = "A retry with the same Idempotency-Key: the incident it made.", body = IncidentFeature, content_type = "application/geo+json",
             headers(("ETag" = String, description = "The incident's version, quoted (`\"3\"`): send it as If-Match to edit or delete this version."), ("Idempotent-Replayed" = String, description = "`true`."))),
         (status = 400, description = "Malformed JSON.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 403, description = "Outside the caller's region (`kode`: where it lies), or a read-only role.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, description = "Body over 1 MB.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 415, description = "Not JSON.", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "A field is wrong (named in `field`): type, range, future time, invalid geometry, outside Indonesia; or the Idempotency-Key was used for another body.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
-        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
+        BodyRefusals,
+        Refusals,
     )
 )]
 async fn create(
@@ -242,10 +264,8 @@ async fn create(
         (status = 200, description = "The incident.", body = IncidentFeature, content_type = "application/geo+json",
             headers(("ETag" = String, description = "The incident's version, quoted (`\"3\"`): send it as If-Match to edit or delete this version."))),
         (status = 400, description = "Malformed incident id.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
-        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
+        NotInScope,
+        Refusals,
     )
 )]
 async fn read(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -323,16 +343,13 @@ fn stale(current: i32) -> ApiError {
         (status = 200, description = "The edited incident.", body = IncidentFeature, content_type = "application/geo+json",
             headers(("ETag" = String, description = "The incident's version, quoted (`\"3\"`): send it as If-Match to edit or delete this version."))),
         (status = 400, description = "Malformed JSON or incident id.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 403, description = "Outside the caller's region (before or after), or not allowed to reopen.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
         (status = 412, description = "If-Match names an old version.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, description = "Body over 1 MB.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 415, description = "Not JSON.", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "A field is wrong.", body = Problem, content_type = PROBLEM_JSON),
         (status = 428, description = "No If-Match.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
-        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
+        BodyRefusals,
+        NotInScope,
+        Refusals,
     )
 )]
 async fn edit(
@@ -375,14 +392,12 @@ async fn edit(
     responses(
         (status = 204, description = "Deleted."),
         (status = 400, description = "Malformed incident id.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
         (status = 403, description = "Outside the caller's region.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
         (status = 412, description = "If-Match names an old version.", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "If-Match is not an ETag this server gave (`field`: If-Match).", body = Problem,
             content_type = PROBLEM_JSON),
-        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
-        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
+        NotInScope,
+        Refusals,
     )
 )]
 async fn remove(
@@ -418,10 +433,8 @@ async fn remove(
     responses(
         (status = 200, description = "The history.", body = IncidentHistory),
         (status = 400, description = "Malformed incident id.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, description = "No valid token.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, description = "No such incident in the caller's scope.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The database query failed (logged).", body = Problem, content_type = PROBLEM_JSON),
-        (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
+        NotInScope,
+        Refusals,
     )
 )]
 async fn history(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -24,10 +24,11 @@ use utoipa_axum::routes;
 use super::auth::Auth;
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
+use super::openapi_common::problem_responses;
 use super::tiles::origin;
 use super::AppState;
 use crate::auth::read_scope;
-use crate::export::{self, Collected, Feature, Filter, FilterText, Kind, Layer, Page, Sources, ATTRIBUTION};
+use crate::export::{self, Collected, Feature, Filter, FilterText, Layer, Page, Sources, ATTRIBUTION};
 use crate::region::RegionLevel;
 
 #[derive(utoipa::OpenApi)]
@@ -95,6 +96,27 @@ struct FormatQuery {
     f: Option<String>,
 }
 
+problem_responses!(
+    /// A format other than JSON asked for, or a parameter the operation does not take.
+    FormatRefusal {
+        "400" => "`f` other than json, or an unknown query parameter.",
+    }
+);
+
+problem_responses!(
+    /// A token given that does not hold (none is needed to read the regions).
+    TokenRefusal {
+        "401" => "A token that is unknown, expired or revoked.",
+    }
+);
+
+problem_responses!(
+    /// A collection id that names none.
+    NoCollection {
+        "404" => "No collection has this id.",
+    }
+);
+
 /// OGC API - Features landing page
 ///
 /// Links to the OpenAPI description of the service (`service-desc`, OpenAPI 3.0), the
@@ -107,8 +129,7 @@ struct FormatQuery {
     params(FormatQuery),
     responses(
         (status = 200, description = "The landing page.", body = Object, content_type = "application/json"),
-        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
-            content_type = PROBLEM_JSON),
+        FormatRefusal,
     )
 )]
 async fn landing(headers: HeaderMap, Query(q): Query<FormatQuery>) -> Result<Response, ApiError> {
@@ -147,8 +168,7 @@ async fn landing(headers: HeaderMap, Query(q): Query<FormatQuery>) -> Result<Res
     params(FormatQuery),
     responses(
         (status = 200, description = "The landing page.", body = Object, content_type = "application/json"),
-        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
-            content_type = PROBLEM_JSON),
+        FormatRefusal,
     )
 )]
 async fn landing_slash(headers: HeaderMap, query: Query<FormatQuery>) -> Result<Response, ApiError> {
@@ -166,8 +186,7 @@ async fn landing_slash(headers: HeaderMap, query: Query<FormatQuery>) -> Result<
     params(FormatQuery),
     responses(
         (status = 200, description = "The conformance classes.", body = Object, content_type = "application/json"),
-        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
-            content_type = PROBLEM_JSON),
+        FormatRefusal,
     )
 )]
 async fn conformance(Query(q): Query<FormatQuery>) -> Result<Response, ApiError> {
@@ -188,8 +207,7 @@ async fn conformance(Query(q): Query<FormatQuery>) -> Result<Response, ApiError>
     responses(
         (status = 200, description = "The OpenAPI 3.0.3 document.", body = Object,
             content_type = "application/vnd.oai.openapi+json"),
-        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
-            content_type = PROBLEM_JSON),
+        FormatRefusal,
     )
 )]
 async fn api(Query(q): Query<FormatQuery>) -> Result<Response, ApiError> {
@@ -271,10 +289,8 @@ async fn collection_json(state: &AppState, auth: &Auth, c: Collection, base: &st
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The collections.", body = Object, content_type = "application/json"),
-        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
-            content_type = PROBLEM_JSON),
-        (status = 401, description = "A token that is unknown, expired or revoked.", body = Problem,
-            content_type = PROBLEM_JSON),
+        FormatRefusal,
+        TokenRefusal,
     )
 )]
 async fn collections(
@@ -315,11 +331,9 @@ async fn collections(
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The collection.", body = Object, content_type = "application/json"),
-        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
-            content_type = PROBLEM_JSON),
-        (status = 401, description = "A token that is unknown, expired or revoked.", body = Problem,
-            content_type = PROBLEM_JSON),
-        (status = 404, description = "No collection has this id.", body = Problem, content_type = PROBLEM_JSON),
+        FormatRefusal,
+        TokenRefusal,
+        NoCollection,
     )
 )]
 async fn collection(
@@ -398,9 +412,8 @@ fn feature_json(layer: Layer, feature: &Feature) -> Vec<u8> {
         (status = 400, description = "Malformed `bbox`, `datetime` (or an interval ending before it starts), `limit` \
             below 1, a negative `offset`, `f` other than json, or an unknown query parameter.", body = Problem,
             content_type = PROBLEM_JSON),
-        (status = 401, description = "A token that is unknown, expired or revoked.", body = Problem,
-            content_type = PROBLEM_JSON),
-        (status = 404, description = "No collection has this id.", body = Problem, content_type = PROBLEM_JSON),
+        TokenRefusal,
+        NoCollection,
     )
 )]
 async fn items(
@@ -491,12 +504,10 @@ async fn items(
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The feature.", body = Object, content_type = "application/geo+json"),
-        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
-            content_type = PROBLEM_JSON),
-        (status = 401, description = "A token that is unknown, expired or revoked.", body = Problem,
-            content_type = PROBLEM_JSON),
         (status = 404, description = "No collection has this id, or the collection no such feature.", body = Problem,
             content_type = PROBLEM_JSON),
+        FormatRefusal,
+        TokenRefusal,
     )
 )]
 async fn item(
@@ -550,9 +561,8 @@ async fn item(
     ),
     responses(
         (status = 200, description = "The JSON Schema.", body = Object, content_type = "application/schema+json"),
-        (status = 400, description = "`f` other than json, or an unknown query parameter.", body = Problem,
-            content_type = PROBLEM_JSON),
-        (status = 404, description = "No collection has this id.", body = Problem, content_type = PROBLEM_JSON),
+        FormatRefusal,
+        NoCollection,
     )
 )]
 async fn queryables(
@@ -561,36 +571,7 @@ async fn queryables(
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
     let c = collection_of(&id)?;
-    let layer = c.layer;
     check_f(q.f.as_deref())?;
-    let geometry = match c.geometry_type() {
-        Some("MultiPolygon") => "geometry-multipolygon",
-        Some("Polygon") => "geometry-polygon",
-        Some("Point") => "geometry-point",
-        Some("LineString") => "geometry-linestring",
-        _ => "geometry-any",
-    };
-    let mut properties = serde_json::Map::new();
-    properties.insert("geometry".into(), json!({ "format": geometry, "x-ogc-role": "primary-geometry" }));
-    for column in layer.columns() {
-        let mut schema = match column.kind {
-            Kind::Int => json!({ "type": "integer" }),
-            Kind::Float => json!({ "type": "number" }),
-            Kind::Text => json!({ "type": "string" }),
-            Kind::Bool => json!({ "type": "boolean" }),
-            Kind::Time => json!({ "type": "string", "format": "date-time" }),
-        };
-        schema["title"] = json!(column.name);
-        schema["description"] = json!(column.description);
-        properties.insert(column.name.clone(), schema);
-    }
-    let body = json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": format!("{}/ogc/collections/{id}/queryables", origin(&headers)?),
-        "type": "object",
-        "title": c.title(),
-        "properties": properties,
-        "additionalProperties": false,
-    });
+    let body = c.queryables(&format!("{}/ogc/collections/{id}/queryables", origin(&headers)?));
     Ok(json_response("application/schema+json", &body))
 }

@@ -4,6 +4,8 @@
 //! route), and, for writes, while the database is down. Without them a client checking
 //! the document (schemathesis, say) meets statuses it was never told of.
 
+use std::collections::BTreeMap;
+
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
@@ -38,3 +40,36 @@ pub fn add_common_responses(doc: &mut OpenApi) {
         }
     }
 }
+
+/// A problem+json response (the `Problem` schema) with `description`.
+fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+        .build()
+        .into()
+}
+
+/// The problem responses of `statuses` (status, description), for an
+/// [`utoipa::IntoResponses`] that several operations share.
+pub(super) fn problems(statuses: &[(&str, &str)]) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+    statuses.iter().map(|&(status, description)| (status.to_owned(), problem(description))).collect()
+}
+
+/// Declares a set of problem responses that several operations give alike, to name in
+/// their `responses(...)`:
+/// `problem_responses!(Refusals { "401" => "No valid token." });`.
+macro_rules! problem_responses {
+    ($(#[$doc:meta])* $name:ident { $($status:literal => $description:expr),+ $(,)? }) => {
+        $(#[$doc])*
+        pub(super) struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses(
+            ) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+                super::openapi_common::problems(&[$(($status, $description)),+])
+            }
+        }
+    };
+}
+pub(super) use problem_responses;

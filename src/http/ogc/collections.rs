@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::super::error::ApiError;
-use crate::export::{IncidentShape, Layer};
+use crate::export::{IncidentShape, Kind, Layer};
 use crate::region::RegionLevel;
 
 /// A collection: its id, the export layer it serves and, for incidents, the one shape
@@ -115,5 +115,39 @@ impl Collection {
             (Layer::Emerging, _) => "Emerging hot spot classes of regencies and cities.".to_owned(),
         };
         format!("{what} Attribution: {}.", crate::export::ATTRIBUTION)
+    }
+
+    /// The JSON Schema (2020-12) of the features' properties and geometry, as
+    /// `/queryables` serves it under the id `id` (its URL).
+    pub fn queryables(self, id: &str) -> serde_json::Value {
+        let geometry = match self.geometry_type() {
+            Some("MultiPolygon") => "geometry-multipolygon",
+            Some("Polygon") => "geometry-polygon",
+            Some("Point") => "geometry-point",
+            Some("LineString") => "geometry-linestring",
+            _ => "geometry-any",
+        };
+        let mut properties = serde_json::Map::new();
+        properties.insert("geometry".into(), json!({ "format": geometry, "x-ogc-role": "primary-geometry" }));
+        for column in self.layer.columns() {
+            let mut schema = match column.kind {
+                Kind::Int => json!({ "type": "integer" }),
+                Kind::Float => json!({ "type": "number" }),
+                Kind::Text => json!({ "type": "string" }),
+                Kind::Bool => json!({ "type": "boolean" }),
+                Kind::Time => json!({ "type": "string", "format": "date-time" }),
+            };
+            schema["title"] = json!(column.name);
+            schema["description"] = json!(column.description);
+            properties.insert(column.name.clone(), schema);
+        }
+        json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": id,
+            "type": "object",
+            "title": self.title(),
+            "properties": properties,
+            "additionalProperties": false,
+        })
     }
 }
