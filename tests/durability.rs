@@ -4,12 +4,6 @@
 //! its Idempotency-Key (answered or not) make no duplicate and get the same incident
 //! back for what was acknowledged.
 
-#[path = "incidents/api.rs"]
-#[allow(dead_code)]
-mod api;
-#[path = "tiles/client.rs"]
-#[allow(dead_code)]
-mod client;
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use api::at_point;
+use common::api;
 use common::{imported_db, Server};
 
 /// Concurrent writers.

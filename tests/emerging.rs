@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use geo::{polygon, Centroid, MultiPolygon, Point};
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,13 +19,6 @@ fn noise(i: u64) -> f64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d1_33b1_11eb_049b);
     (x ^ (x >> 31)) as f64 / 2f64.powi(64)
-}
-
-fn python() -> String {
-    std::env::var("SIPKS_PYTHON").expect(
-        "SIPKS_PYTHON is not set: run the tests through scripts/test, which installs PySAL and \
-         pymannkendall (ensure_pysal in scripts/lib/python.sh) and sets it",
-    )
 }
 
 #[derive(Deserialize)]
@@ -50,22 +40,11 @@ struct ReferenceTrend {
 }
 
 fn reference(cube: &Cube, weights: &Weights, results: &[RegionTrend]) -> Reference {
-    let python = python();
     let bins: Vec<&[f64]> = (0..cube.bins()).map(|b| cube.bin(b)).collect();
     let neighbors: Vec<&[u32]> = (0..weights.len()).map(|i| weights.neighbors(i)).collect();
     let series: Vec<Vec<f64>> = results.iter().map(|r| r.gi.iter().map(|g| g.z).collect()).collect();
     let input = serde_json::json!({ "bins": bins, "neighbors": neighbors, "series": series });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pysal/emerging.py");
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {python} {script}: {e}"));
-    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write to emerging.py");
-    let output = child.wait_with_output().expect("wait for emerging.py");
-    assert!(output.status.success(), "emerging.py failed: {}", output.status);
-    serde_json::from_slice(&output.stdout).expect("emerging.py output")
+    serde_json::from_slice(&common::run_reference("pysal/emerging.py", &input)).expect("emerging.py output")
 }
 
 /// Every bin's z within 1e-6 of esda's, every trend within 1e-9 of pymannkendall's.

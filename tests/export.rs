@@ -7,14 +7,12 @@
 //! writes what the server serves.
 
 mod common;
-#[path = "export/fixture.rs"]
-#[allow(dead_code)]
-mod fixture;
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use common::export_fixture as fixture;
 use fixture::{fixture, gdal, ogr_count, ogr_geojson, python};
 
 const FORMATS: [&str; 5] = ["geojson", "ndjson", "csv", "fgb", "gpkg"];

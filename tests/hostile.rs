@@ -8,14 +8,8 @@
 //! bare 400 before any route runs.) The server stays up (/healthz after every family)
 //! and the database is unchanged.
 
-#[path = "incidents/api.rs"]
-#[allow(dead_code)]
-mod api;
 #[path = "hostile/cases.rs"]
 mod cases;
-#[path = "tiles/client.rs"]
-#[allow(dead_code)]
-mod client;
 mod common;
 #[path = "hostile/raw.rs"]
 mod raw;
@@ -24,6 +18,7 @@ use serde_json::Value;
 
 use api::Api;
 use cases::{incident, Case, Expect, Known, Who, IN_JAKARTA, IN_MAKASSAR};
+use common::api;
 use common::{imported_db, Server, TestDb};
 use raw::RawAnswer;
 use sipks::auth::{hash_password, Role};

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use geo::{Centroid, MultiPolygon, Point};
@@ -51,38 +49,23 @@ fn synthetic_counts(centroids: &[Point<f64>]) -> Vec<f64> {
 }
 
 /// The Python interpreter with PySAL installed.
-fn python() -> String {
-    std::env::var("SIPKS_PYTHON").expect(
-        "SIPKS_PYTHON is not set: run the tests through scripts/test, which installs PySAL \
-         (ensure_pysal in scripts/lib/python.sh) and sets it",
-    )
-}
 
 /// z-scores of esda's `G_Local(values, w, transform='B', star=True)`.
-fn esda_z(python: &str, values: &[f64], weights: &Weights) -> Vec<f64> {
+fn esda_z(values: &[f64], weights: &Weights) -> Vec<f64> {
     let neighbors: Vec<&[u32]> = (0..weights.len()).map(|i| weights.neighbors(i)).collect();
     let input = serde_json::json!({ "values": values, "neighbors": neighbors });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pysal/gi_star.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {python} {script}: {e}"));
-    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write to gi_star.py");
-    let output = child.wait_with_output().expect("wait for gi_star.py");
-    assert!(output.status.success(), "gi_star.py failed: {}", output.status);
+    let output = common::run_reference("pysal/gi_star.py", &input);
     #[derive(serde::Deserialize)]
     struct Output {
         z: Vec<f64>,
     }
-    let output: Output = serde_json::from_slice(&output.stdout).expect("gi_star.py output");
+    let output: Output = serde_json::from_slice(&output).expect("gi_star.py output");
     output.z
 }
 
-fn assert_agrees_with_esda(python: &str, name: &str, values: &[f64], weights: &Weights) {
+fn assert_agrees_with_esda(name: &str, values: &[f64], weights: &Weights) {
     let ours = gi_star(values, weights);
-    let theirs = esda_z(python, values, weights);
+    let theirs = esda_z(values, weights);
     assert_eq!(ours.len(), theirs.len());
     let max_diff = ours.iter().zip(&theirs).map(|(a, b)| (a.z - b).abs()).fold(0.0, f64::max);
     let hot = ours.iter().filter(|g| g.bin > 0).count();
@@ -94,7 +77,6 @@ fn assert_agrees_with_esda(python: &str, name: &str, values: &[f64], weights: &W
 
 #[tokio::test]
 async fn gi_star_agrees_with_pysal_on_the_regencies() {
-    let python = python();
     let db = common::imported_db().await;
     let shapes = load_shapes(&db.pool).await.expect("load region shapes");
     let (regencies, polygons) = of_level(&shapes, RegionLevel::KabupatenKota);
@@ -149,8 +131,8 @@ async fn gi_star_agrees_with_pysal_on_the_regencies() {
     assert!((20..=45).contains(&islands.len()), "{} island regencies", islands.len());
     assert!((0..knn.len()).all(|i| knn.neighbors(i).len() == DEFAULT_K));
 
-    assert_agrees_with_esda(&python, "queen", &values, &queen);
-    assert_agrees_with_esda(&python, "knn(8)", &values, &knn);
+    assert_agrees_with_esda("queen", &values, &queen);
+    assert_agrees_with_esda("knn(8)", &values, &knn);
 }
 
 #[tokio::test]

@@ -8,15 +8,7 @@
 //! their incidents apart by id and description, and the two that need the whole server
 //! (an unchanged table, a timing) take [`QUIET`] for writing.
 
-#[path = "incidents/api.rs"]
-mod api;
-#[path = "tiles/client.rs"]
-#[allow(dead_code)]
-mod client;
 mod common;
-#[path = "tiles/decoded.rs"]
-#[allow(dead_code)]
-mod decoded;
 #[path = "incidents/fixture.rs"]
 mod fixture;
 #[path = "incidents/validation.rs"]
@@ -29,6 +21,7 @@ use serde_json::{json, Value};
 
 use api::{at_point, feature, problem, ring, PROMPTLY};
 use common::run_sipks;
+use common::{api, decoded};
 use decoded::decode;
 use fixture::{fixture, ANALIS, MAKASSAR, NASIONAL, OWN_USERS, PASSWORD, SULSEL};
 use validation::{assert_refused, polygon, refused_creations, refused_edits, stored};

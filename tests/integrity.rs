@@ -2,20 +2,12 @@
 //! the audit history cannot be rewritten, slow clients cannot hold connections, and
 //! answers to anonymous or out-of-scope callers carry no incident of another region.
 
-#[path = "incidents/api.rs"]
-#[allow(dead_code)]
-mod api;
-#[path = "tiles/client.rs"]
-#[allow(dead_code)]
-mod client;
 mod common;
-#[path = "tiles/decoded.rs"]
-#[allow(dead_code)]
-mod decoded;
 
 use std::time::{Duration, Instant};
 
 use api::{at_point, Api};
+use common::{api, decoded};
 use common::{imported_db, Server};
 use sipks::auth::{hash_password, Role};
 

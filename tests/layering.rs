@@ -106,8 +106,11 @@ fn exports_use_no_http() {
 
 #[test]
 fn incident_handlers_write_through_the_service_layer() {
-    let handlers: Vec<PathBuf> =
-        module_files("http").into_iter().filter(|p| p.to_string_lossy().contains("incidents")).collect();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let handlers: Vec<PathBuf> = module_files("http")
+        .into_iter()
+        .filter(|p| p.strip_prefix(&src).is_ok_and(|p| p.to_string_lossy().contains("incidents")))
+        .collect();
     assert!(!handlers.is_empty(), "no incident handlers under src/http");
     let mut found = Vec::new();
     for file in handlers {
@@ -124,6 +127,26 @@ fn incident_handlers_write_through_the_service_layer() {
         }
     }
     assert!(found.is_empty(), "incident writes must go through crate::incidents:\n{}", found.join("\n"));
+}
+
+/// Test files share their helpers through `tests/common/`: none borrows another test's
+/// files with `#[path]` (a test's own modules live in the directory of its name, which a
+/// test crate's root can only name with `#[path = "<name>/<module>.rs"]`).
+#[test]
+fn tests_share_one_harness() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut found = Vec::new();
+    for file in rust_files(&tests) {
+        let own = format!("#[path = \"{}/", file.file_stem().and_then(|s| s.to_str()).unwrap_or_default());
+        let text = std::fs::read_to_string(&file).expect("readable");
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim_start();
+            if line.starts_with("#[path") && !line.starts_with(&own) {
+                found.push(format!("{}:{}: {line}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "share helpers through tests/common instead:\n{}", found.join("\n"));
 }
 
 #[test]

@@ -7,9 +7,9 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{imported_db, run_sipks};
+use common::{answers_ok, imported_db, run_sipks};
 use serde_json::json;
 
 const PASSWORD: &str = "sandi-yang-tidak-boleh-bocor-987";
@@ -34,14 +34,11 @@ impl Serve {
             .spawn()
             .expect("start sipks serve");
         let serve = Serve { child, base: format!("http://127.0.0.1:{port}"), log };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", serve.base)).await.is_ok_and(|r| r.status().is_success()) {
-                return serve;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("sipks serve did not start");
+        assert!(
+            answers_ok(&format!("{}/healthz", serve.base), Duration::from_secs(60)).await,
+            "sipks serve did not start"
+        );
+        serve
     }
 
     fn log_text(&self) -> String {

@@ -6,9 +6,6 @@
 //! those of the caller's scope (none for anonymous callers).
 
 mod common;
-#[path = "export/fixture.rs"]
-#[allow(dead_code)]
-mod fixture;
 #[path = "ogc/standards.rs"]
 mod standards;
 
@@ -16,6 +13,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use common::export_fixture as fixture;
 use fixture::{fixture, gdal};
 
 fn href<'a>(links: &'a Value, rel: &str) -> Option<&'a str> {

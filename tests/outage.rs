@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{imported_db, run_sipks};
+use common::{answers_ok, imported_db, run_sipks};
 use serde_json::{json, Value};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -138,14 +138,10 @@ impl Serve {
             .spawn()
             .expect("start sipks serve");
         let serve = Serve { child, base: format!("http://127.0.0.1:{port}"), log };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if reqwest::get(format!("{}/readyz", serve.base)).await.is_ok_and(|r| r.status().is_success()) {
-                return serve;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if !answers_ok(&format!("{}/readyz", serve.base), Duration::from_secs(60)).await {
+            panic!("sipks serve did not become ready:\n{}", serve.log_text());
         }
-        panic!("sipks serve did not become ready:\n{}", serve.log_text());
+        serve
     }
 
     fn log_text(&self) -> String {

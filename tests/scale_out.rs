@@ -4,16 +4,7 @@
 //! /api/risk and its /api/events stream show it within a second of A's answer; and an
 //! instance that starts while the other is writing misses none of those writes.
 
-#[path = "incidents/api.rs"]
-#[allow(dead_code)]
-mod api;
-#[path = "tiles/client.rs"]
-#[allow(dead_code)]
-mod client;
 mod common;
-#[path = "tiles/decoded.rs"]
-#[allow(dead_code)]
-mod decoded;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,6 +14,7 @@ use reqwest::Method;
 
 use api::{at_point, Api, PROMPTLY};
 use client::Reply;
+use common::{api, client, decoded};
 use common::{imported_db, Server};
 use decoded::decode_one;
 

@@ -5,11 +5,7 @@
 //! compression, ETags, errors); the layers of the composite `sipks` source per zoom; and
 //! an incident import that refreshes its tiles within 100 ms and leaves the others alone.
 
-#[path = "tiles/client.rs"]
-mod client;
 mod common;
-#[path = "tiles/decoded.rs"]
-mod decoded;
 #[path = "tiles/regions.rs"]
 mod regions;
 
@@ -22,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use client::{gunzip, Http, Reply};
+use common::{client, decoded};
 use common::{imported_db, Server, TestDb};
 use decoded::{decode, decode_one, Decoded};
 use regions::{assert_no_problems, compare_with_postgis, postgis_tile, region_table, REGION_ATTRIBUTES};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{imported_db, run_sipks, Server, TestDb};
+use common::{answers_ok, imported_db, run_sipks, Server, TestDb};
 
 /// One browser test at a time: the time to interactive is measured on a machine not
 /// busy with the other test of this file.
@@ -165,14 +165,11 @@ impl TrainingServer {
             .spawn()
             .expect("start sipks serve --training");
         let server = TrainingServer(child, format!("http://127.0.0.1:{port}"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", server.1)).await.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("sipks serve --training did not become healthy");
+        assert!(
+            answers_ok(&format!("{}/healthz", server.1), Duration::from_secs(60)).await,
+            "sipks serve --training did not become healthy"
+        );
+        server
     }
 }
 

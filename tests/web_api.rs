@@ -9,7 +9,7 @@ mod common;
 use chrono::{Duration, FixedOffset, Utc};
 use serde_json::Value;
 
-use common::{imported_db, run_sipks, Server, TestDb};
+use common::{answers_ok, imported_db, run_sipks, Server, TestDb};
 
 const USER: &str = "pimpinan.uji";
 const PASSWORD: &str = "sandi-pimpinan-uji";
@@ -225,14 +225,10 @@ impl ServerWith {
             .spawn()
             .expect("start sipks serve");
         let server = ServerWith(child, format!("http://127.0.0.1:{port}"));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-        while std::time::Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", server.1)).await.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if !answers_ok(&format!("{}/healthz", server.1), std::time::Duration::from_secs(90)).await {
+            panic!("sipks serve {args:?} did not become healthy");
         }
-        panic!("sipks serve {args:?} did not become healthy");
+        server
     }
 }
 

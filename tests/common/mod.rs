@@ -7,6 +7,11 @@
 
 #![allow(dead_code)]
 
+pub mod api;
+pub mod client;
+pub mod decoded;
+pub mod export_fixture;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -216,15 +221,11 @@ impl Server {
 
     /// Waits until /healthz answers.
     async fn healthy(self) -> Server {
-        use std::time::{Duration, Instant};
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if reqwest::get(format!("{}/healthz", self.base)).await.is_ok_and(|r| r.status().is_success()) {
-                return self;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("sipks serve did not become healthy");
+        assert!(
+            answers_ok(&format!("{}/healthz", self.base), std::time::Duration::from_secs(60)).await,
+            "sipks serve did not become healthy"
+        );
+        self
     }
 
     /// GET `path`: status, content type and JSON body.
@@ -251,4 +252,60 @@ impl Drop for Server {
         }
         let _ = self.child.wait();
     }
+}
+
+/// Whether `url` answers 2xx within `within`, asking every 100 ms (a server that is
+/// starting).
+pub async fn answers_ok(url: &str, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The Python with the independent references (PySAL, pymannkendall,
+/// mapbox-vector-tile), as scripts/test sets `SIPKS_PYTHON`.
+pub fn python() -> String {
+    std::env::var("SIPKS_PYTHON").expect(
+        "SIPKS_PYTHON is not set: run the tests through scripts/test, which installs the Python \
+         references (ensure_pysal in scripts/lib/python.sh) and sets it",
+    )
+}
+
+/// Runs the reference script `tests/<script>` with `input` as JSON on its standard
+/// input and returns its standard output (JSON).
+pub fn run_reference(script: &str, input: &serde_json::Value) -> Vec<u8> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let python = python();
+    let path = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(&python)
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {python} {path}: {e}"));
+    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write to the reference");
+    let output = child.wait_with_output().expect("wait for the reference");
+    assert!(output.status.success(), "{script} failed ({})", output.status);
+    output.stdout
+}
+
+/// A fixture shared by the tests of one file (a server, its users): built by the first
+/// test that asks, on a runtime of its own, since each test's runtime ends with it.
+pub fn shared<T: Send + Sync + 'static, F: std::future::Future<Output = T> + 'static>(
+    cell: &'static std::sync::OnceLock<T>,
+    build: fn() -> F,
+) -> &'static T {
+    cell.get_or_init(|| {
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(build())
+        })
+        .join()
+        .expect("the shared fixture could not be set up")
+    })
 }

@@ -56,13 +56,7 @@ static FIXTURE: OnceLock<Fixture> = OnceLock::new();
 
 /// The shared server, built by the first test that asks.
 pub fn fixture() -> &'static Fixture {
-    FIXTURE.get_or_init(|| {
-        std::thread::spawn(|| {
-            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(build())
-        })
-        .join()
-        .expect("the shared server could not be set up")
-    })
+    crate::common::shared(&FIXTURE, build)
 }
 
 async fn build() -> Fixture {
