@@ -146,6 +146,24 @@ async fn incidents_drive_risk_levels_explanations_and_hotspots() {
     assert_eq!(features[0]["properties"]["count"], 12);
     assert_eq!(features[0]["properties"]["dominant_category"], "antar_kelompok");
     assert_eq!(features[0]["geometry"]["type"], "Polygon");
+    // The answer is kept (issue 17.7: computed once per parameters) but never outlives
+    // a change of the engine: three more clashes join the cluster at once.
+    let (_, kept) = server.get("/api/hotspots/clusters?eps_m=1000&min_points=5").await;
+    assert_eq!(kept["features"], clusters["features"], "the same answer while nothing changes");
+    let more = dir.path().join("makassar.csv");
+    let rows: String = (0..3).map(|i| format!("119.43,-5.13{i},{recent},pemilu,2,terjadi\n")).collect();
+    std::fs::write(&more, format!("lon,lat,occurred_at,category,severity,status\n{rows}")).expect("write");
+    assert!(sipks(&db.url, &["incidents", "import", more.to_str().expect("path")]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, after) = server.get("/api/hotspots/clusters?eps_m=1000&min_points=5").await;
+        assert_eq!(status, 200);
+        if after["features"][0]["properties"]["count"] == 15 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the kept clusters did not follow the load: {after}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     for bad in [
         "/api/risk?window=0",

@@ -2,8 +2,8 @@
 //! incident locations as GeoJSON).
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use axum::Json;
 use geo::Polygon;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
+use super::negotiate::accepts_gzip;
 use super::risk::{parse_days, parse_level, window};
 use super::AppState;
 use crate::engine::hotspots::DEFAULT_K;
@@ -280,7 +281,8 @@ struct ClusterQuery {
 ///
 /// DBSCAN clusters of the locations of the incidents (kejadian) in the window, as a
 /// GeoJSON FeatureCollection (`application/geo+json`) of hull polygons with their
-/// count, dominant category and highest severity.
+/// count, dominant category and highest severity. Kept for each window and parameters
+/// until the engine changes; gzip when the client accepts it.
 #[utoipa::path(
     get,
     path = "/api/hotspots/clusters",
@@ -294,7 +296,11 @@ struct ClusterQuery {
         (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
-async fn clusters(State(state): State<AppState>, Query(q): Query<ClusterQuery>) -> Result<Response, ApiError> {
+async fn clusters(
+    State(state): State<AppState>,
+    Query(q): Query<ClusterQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let days = parse_days("window", q.window.as_deref())?;
     let eps_m = match q.eps_m.as_deref().filter(|v| !v.is_empty()) {
         None => 5_000.0,
@@ -312,42 +318,72 @@ async fn clusters(State(state): State<AppState>, Query(q): Query<ClusterQuery>) 
             .filter(|m| (1..=100_000).contains(m))
             .ok_or_else(|| invalid("min_points", format!("{v:?} is not a whole number from 1 to 100000")))?,
     };
-    let body = tokio::task::spawn_blocking(move || {
-        let engine = state.read();
-        let window = window(&engine, days);
-        let features: Vec<Value> = engine
-            .clusters(window, eps_m, min_points)
-            .into_iter()
-            .enumerate()
-            .map(|(i, (cluster, members))| {
-                let mut per_category = [0u32; 7];
-                for m in &members {
-                    per_category[m.category.index()] += 1;
-                }
-                let dominant = Category::dominant(&per_category);
-                let max_severity = members.iter().map(|m| m.severity.get()).max().unwrap_or(0);
-                json!({
-                    "type": "Feature",
-                    "id": i + 1,
-                    "geometry": polygon_json(&cluster.hull),
-                    "properties": {
-                        "count": cluster.count,
-                        "dominant_category": dominant,
-                        "max_severity": max_severity,
-                        "centroid": [cluster.centroid.x(), cluster.centroid.y()],
-                    }
-                })
+    let key = ClusterKey { days, eps_bits: eps_m.to_bits(), min_points };
+    let gzip = accepts_gzip(&headers);
+    // Computed once per key until the engine changes; the requests that arrive together
+    // share one computation, which waits for a CPU permit like every other.
+    let generation = state.tiles.synced();
+    let answer = match state.clusters.get(&key, generation) {
+        Some(answer) => answer,
+        None => {
+            let _permit =
+                state.cpu.clone().acquire_owned().await.map_err(|_| ApiError::Internal("server stopping".into()))?;
+            tokio::task::spawn_blocking(move || {
+                let tiles = std::sync::Arc::clone(&state.tiles);
+                state.clusters.compute(key, generation, || tiles.synced(), || clusters_json(&state, key))
             })
-            .collect();
-        json!({
-            "type": "FeatureCollection",
-            "features": features,
-            "parameters": { "window_days": window.days, "eps_m": eps_m, "min_points": min_points },
+            .await
+            .map_err(|_| ApiError::Internal("cluster task failed".into()))?
+        }
+    };
+    let mut response = answer.response(gzip);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
+    Ok(response)
+}
+
+/// What an answer of `/api/hotspots/clusters` depends on besides the engine's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClusterKey {
+    days: Option<u32>,
+    eps_bits: u64,
+    min_points: usize,
+}
+
+/// The clusters of `key` as the GeoJSON of `/api/hotspots/clusters`.
+fn clusters_json(state: &AppState, key: ClusterKey) -> Vec<u8> {
+    let (eps_m, min_points) = (f64::from_bits(key.eps_bits), key.min_points);
+    let engine = state.read();
+    let window = window(&engine, key.days);
+    let features: Vec<Value> = engine
+        .clusters(window, eps_m, min_points)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (cluster, members))| {
+            let mut per_category = [0u32; 7];
+            for m in &members {
+                per_category[m.category.index()] += 1;
+            }
+            let dominant = Category::dominant(&per_category);
+            let max_severity = members.iter().map(|m| m.severity.get()).max().unwrap_or(0);
+            json!({
+                "type": "Feature",
+                "id": i + 1,
+                "geometry": polygon_json(&cluster.hull),
+                "properties": {
+                    "count": cluster.count,
+                    "dominant_category": dominant,
+                    "max_severity": max_severity,
+                    "centroid": [cluster.centroid.x(), cluster.centroid.y()],
+                }
+            })
         })
-    })
-    .await
-    .map_err(|_| ApiError::Internal("cluster task failed".into()))?;
-    Ok(([(header::CONTENT_TYPE, "application/geo+json")], Json(body)).into_response())
+        .collect();
+    let body = json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "parameters": { "window_days": window.days, "eps_m": eps_m, "min_points": min_points },
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 /// A polygon as GeoJSON, counter-clockwise exterior (RFC 7946 right-hand rule), 7

@@ -75,6 +75,8 @@ pub struct AppState {
     pub risk: Arc<risk::RiskCache>,
     /// Answers of `/api/hotspots/emerging`, kept until the engine changes.
     pub emerging: Arc<risk::RiskCache<emerging::EmergingKey>>,
+    /// Answers of `/api/hotspots/clusters`, kept until the engine changes.
+    pub clusters: Arc<risk::RiskCache<hotspots::ClusterKey>>,
     /// Permits for CPU-bound work moved off the request threads (rendering tiles,
     /// computing risk), two per core (one render waiting on the engine's lock leaves
     /// its core to the other): under load such work queues instead of
@@ -149,6 +151,7 @@ impl AppState {
             http: Arc::default(),
             risk: Arc::default(),
             emerging: Arc::default(),
+            clusters: Arc::default(),
             cpu: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) * 2,
             )),
