@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
-use super::incident_sql::{push_scope, push_within, Stated};
+use super::incident_sql::{push_envelope, push_scope, push_within, Stated};
 use crate::auth::Scope;
 use crate::incident::{Category, Status};
 use crate::region::{RegionCode, RegionLevel};
@@ -27,18 +27,6 @@ fn push_intersects(q: &mut QueryBuilder<'_, Postgres>, geometry: &str, [w, s, e,
         push_envelope(q, [-180.0, s, e, n]);
         q.push("))");
     }
-}
-
-fn push_envelope(q: &mut QueryBuilder<'_, Postgres>, [w, s, e, n]: [f64; 4]) {
-    q.push("st_makeenvelope(")
-        .push_bind(w)
-        .push(", ")
-        .push_bind(s)
-        .push(", ")
-        .push_bind(e)
-        .push(", ")
-        .push_bind(n)
-        .push(", 4326)");
 }
 
 fn push_page(q: &mut QueryBuilder<'_, Postgres>, page: Option<(i64, i64)>) {

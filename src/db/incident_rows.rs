@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 
-use super::incident_sql::{push_scope, push_within, Stated};
+use super::incident_sql::{push_envelope, push_scope, push_within, Stated};
 use super::wkb;
 use crate::auth::Scope;
 use crate::incident::{Category, Severity, Status};
@@ -340,16 +340,9 @@ pub async fn list(pool: &PgPool, scope: &Scope, filter: &Filter, limit: i64) -> 
     if let Some(root) = &filter.region {
         push_within(&mut q, root);
     }
-    if let Some([w, s, e, n]) = filter.bbox {
-        q.push(" and coalesce(i.geom, r.label_point) && st_makeenvelope(")
-            .push_bind(w)
-            .push(", ")
-            .push_bind(s)
-            .push(", ")
-            .push_bind(e)
-            .push(", ")
-            .push_bind(n)
-            .push(", 4326)");
+    if let Some(bbox) = filter.bbox {
+        q.push(" and coalesce(i.geom, r.label_point) && ");
+        push_envelope(&mut q, bbox);
     }
     if let Some(regencies) = &filter.regencies {
         q.push(" and i.kabupaten_kota_code = any(").push_bind(regencies.clone()).push(")");

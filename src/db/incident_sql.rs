@@ -64,3 +64,16 @@ impl Stated<'_> {
         }
     }
 }
+
+/// Appends `st_makeenvelope(west, south, east, north, 4326)` with bound values.
+pub(super) fn push_envelope(q: &mut QueryBuilder<'_, Postgres>, [w, s, e, n]: [f64; 4]) {
+    q.push("st_makeenvelope(")
+        .push_bind(w)
+        .push(", ")
+        .push_bind(s)
+        .push(", ")
+        .push_bind(e)
+        .push(", ")
+        .push_bind(n)
+        .push(", 4326)");
+}

@@ -16,6 +16,7 @@ use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::hotspots::{parse_fdr, parse_weights, WeightsName};
 use super::negotiate::accepts_gzip;
+use super::openapi_common::ComputeFailure;
 use super::risk::{parse_level, rfc3339};
 use super::AppState;
 use crate::engine::emerging::{BinValue, BinWidth, Pattern, TimeBins, TREND_ALPHA};
@@ -241,7 +242,7 @@ impl ToSchema for PatternName {}
         (status = 200, description = "Every region of the level.", body = Emerging),
         (status = 400, description = "Malformed `level`, `bin`, `bins`, `value`, `weights`, `k` or `fdr`, or an \
             unknown query parameter.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        ComputeFailure,
     )
 )]
 async fn emerging(

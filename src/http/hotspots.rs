@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::negotiate::accepts_gzip;
+use super::openapi_common::ComputeFailure;
 use super::risk::{parse_days, parse_level, window};
 use super::AppState;
 use crate::engine::hotspots::DEFAULT_K;
@@ -226,7 +227,7 @@ struct ClusterCollection {
         (status = 200, description = "Gi* of every region of the level.", body = Hotspots),
         (status = 400, description = "Malformed `level`, `window`, `weights`, `k` or `fdr`, or an unknown query \
             parameter.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        ComputeFailure,
     )
 )]
 async fn gi(State(state): State<AppState>, Query(q): Query<GiQuery>) -> Result<Json<Value>, ApiError> {
@@ -293,7 +294,7 @@ struct ClusterQuery {
         (status = 200, description = "The clusters.", body = ClusterCollection, content_type = "application/geo+json"),
         (status = 400, description = "Malformed `window`, `eps_m` or `min_points`, or an unknown query parameter.",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        ComputeFailure,
     )
 )]
 async fn clusters(

@@ -73,3 +73,10 @@ macro_rules! problem_responses {
     };
 }
 pub(super) use problem_responses;
+
+problem_responses!(
+    /// A computation of the engine that failed (its panic is logged).
+    ComputeFailure {
+        "500" => "The computation failed (logged).",
+    }
+);

@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::negotiate::{accepts_gzip, gzip as gzip_bytes};
+use super::openapi_common::ComputeFailure;
 use super::AppState;
 use crate::engine::risk::{RiskLevel, DAY};
 use crate::engine::store::Window;
@@ -325,7 +326,7 @@ struct ModelBody {
         (status = 200, description = "Every region of the level.", body = RiskOfLevel),
         (status = 400, description = "Malformed `level` or `window`, or an unknown query parameter.",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        ComputeFailure,
     )
 )]
 async fn all(
@@ -536,7 +537,7 @@ struct OneQuery {
         (status = 401, description = "A token that is unknown, expired or revoked.", body = Problem,
             content_type = PROBLEM_JSON),
         (status = 404, description = "No region has this code.", body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, description = "The computation failed (logged).", body = Problem, content_type = PROBLEM_JSON),
+        ComputeFailure,
     )
 )]
 async fn one(
