@@ -36,6 +36,13 @@ fn label(field: &str) -> (String, String) {
     known.map_or_else(|| (field.to_owned(), field.to_owned()), |(id, en)| (id.to_owned(), en.to_owned()))
 }
 
+/// The first text between double quotes in `text` (as `{:?}` writes a value).
+fn quoted_in(text: &str) -> Option<&str> {
+    let start = text.find('"')? + 1;
+    let len = text[start..].find('"')?;
+    Some(&text[start..start + len])
+}
+
 /// The first number in `text`, as written.
 fn number_in(text: &str) -> Option<&str> {
     let start = text.find(|c: char| c.is_ascii_digit())?;
@@ -95,18 +102,26 @@ pub fn field_text(field: &str, reason: &str) -> FieldText {
             "is set by the server and cannot be changed.",
         );
     }
+    // What was given, as the reader quotes it, so that the reader of the refusal sees it.
+    let given = quoted_in(reason).map_or_else(String::new, |v| format!("\"{v}\" "));
     if field == "properties.category" {
         return said(
             "unknown-category",
-            "pilih salah satu kategori: pemilu, agraria, antar_kelompok, sara, sumber_daya_alam, ekonomi, lainnya.",
-            "choose one of: pemilu, agraria, antar_kelompok, sara, sumber_daya_alam, ekonomi, lainnya.",
+            &format!(
+                "{given}bukan kategori; pilih salah satu: pemilu, agraria, antar_kelompok, sara, sumber_daya_alam, \
+                 ekonomi, lainnya."
+            ),
+            &format!(
+                "{given}is not a category; choose one of: pemilu, agraria, antar_kelompok, sara, sumber_daya_alam, \
+                 ekonomi, lainnya."
+            ),
         );
     }
     if field == "properties.status" {
         return said(
             "unknown-status",
-            "pilih salah satu status: potensi, terjadi, ditangani, selesai.",
-            "choose one of: potensi, terjadi, ditangani, selesai.",
+            &format!("{given}bukan status; pilih salah satu: potensi, terjadi, ditangani, selesai."),
+            &format!("{given}is not a status; choose one of: potensi, terjadi, ditangani, selesai."),
         );
     }
     if field == "geometry" {
