@@ -92,9 +92,12 @@ fn too_large() -> ApiError {
     )
 }
 
+/// A refused field: its plain words (detail) and stable code, with the reader's own
+/// reason kept as `reason` (English, technical: for developers and GIS tools).
 fn field_error(field: &str, en: impl Into<String>) -> ApiError {
-    let text = super::field_text::field_text(field, &en.into());
-    ApiError::invalid_field_coded(field, text.code, text.id, text.en)
+    let reason = en.into();
+    let text = super::field_text::field_text(field, &reason);
+    ApiError::invalid_field_coded(field, text.code, text.id, text.en).with("reason", json!(reason))
 }
 
 /// Reads an incident body (a GeoJSON Feature) into fields (see [`read_feature`]); a

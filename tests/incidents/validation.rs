@@ -297,8 +297,14 @@ pub async fn assert_refused(
     let reply = api.send(method.clone(), path, Some(token), &headers, Some(case.body.clone())).await;
     let what = format!("{method} {path}: {}", case.what);
     let body = problem(&reply, case.status, case.field, &what);
+    // The plain words (detail) or the reader's technical reason name what is wrong.
     let detail = body["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains(case.says), "{what}: the detail {detail:?} should say {:?}", case.says);
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(case.says) || reason.contains(case.says),
+        "{what}: the detail {detail:?} or reason {reason:?} should say {:?}",
+        case.says
+    );
 }
 
 /// Edits (PATCH) that must be refused.
