@@ -446,6 +446,12 @@ async fn every_documented_operation_answers_as_documented() {
         // With every documented parameter at its example: a success, as documented.
         let call = Call { method: method.clone(), uri, headers: [headers, auth.clone()].concat(), auth, body };
         let reply = send(&app, method.clone(), &call.uri, &call.headers, call.body.as_ref()).await;
+        // This app has no basemap file (`--basemap`): its routes answer their documented
+        // 404; tests/web_api.rs serves one from a real MBTiles file.
+        if template.starts_with("/tiles/basemap") && reply.status == StatusCode::NOT_FOUND {
+            assert_documented(&doc, operation, &reply, &format!("{what}: {} without a basemap", call.uri));
+            continue;
+        }
         assert!(
             reply.status.is_success(),
             "{what}: {} answered {} {}",

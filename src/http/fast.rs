@@ -59,7 +59,7 @@ impl FastTiles {
         FastTiles(Arc::new(Inner {
             app,
             tiles: Arc::clone(&state.tiles),
-            stats: state.metrics.route(TILE_ROUTE, &Method::GET),
+            stats: state.metrics.route_stats(TILE_ROUTE, &Method::GET),
             on: state.http.cors_origins.is_empty(),
         }))
     }

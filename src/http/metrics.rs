@@ -70,7 +70,7 @@ impl Metrics {
 
     /// The counters of one route template and method, for a caller that counts its
     /// requests itself (the tile cache's fast path, [`super::fast`]).
-    pub(super) fn route(&self, route: &str, method: &Method) -> Arc<RouteStats> {
+    pub(super) fn route_stats(&self, route: &str, method: &Method) -> Arc<RouteStats> {
         self.stats_of(route, method)
     }
 
