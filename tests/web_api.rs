@@ -96,11 +96,12 @@ async fn a_date_given_as_to_includes_that_whole_day() {
     .await;
     assert_eq!(features(&body), 1, "the export of today alone");
 
+    // In OGC API - Features a date is a whole UTC day (issue 16.11), not a WIB one.
+    let utc_today = now.date_naive().to_string();
     let (status, _, body) =
-        get(&format!("{base}/ogc/collections/incidents/items?datetime={today}"), Some(&token), None).await;
-    if status == 200 {
-        assert_eq!(features(&body), 1, "OGC datetime=<today> is the whole day");
-    }
+        get(&format!("{base}/ogc/collections/incidents/items?datetime={utc_today}"), Some(&token), None).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(features(&body), 1, "OGC datetime=<today, UTC> is that whole day");
 
     let out = dir.path().join("today.geojson");
     let cli = run_sipks(
