@@ -1,8 +1,6 @@
 //! `/api/hotspots/emerging`: emerging hot spots (Gi* per time bin, Mann-Kendall trend,
 //! ArcGIS pattern classes) of the regions of a level.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -17,7 +15,7 @@ use super::extract::Query;
 use super::hotspots::{parse_fdr, parse_weights, WeightsName};
 use super::negotiate::accepts_gzip;
 use super::openapi_common::ComputeFailure;
-use super::risk::{parse_level, rfc3339};
+use super::risk::{kept_answer, parse_level, rfc3339};
 use super::AppState;
 use crate::engine::emerging::{BinValue, BinWidth, Pattern, TimeBins, TREND_ALPHA};
 use crate::engine::trend::Trend;
@@ -252,20 +250,7 @@ async fn emerging(
 ) -> Result<Response, ApiError> {
     let key = parse(&q)?;
     let gzip = accepts_gzip(&headers);
-    let generation = state.tiles.synced();
-    let answer = match state.emerging.get(&key, generation) {
-        Some(answer) => answer,
-        None => {
-            let _permit =
-                state.cpu.clone().acquire_owned().await.map_err(|_| ApiError::Internal("server stopping".into()))?;
-            tokio::task::spawn_blocking(move || {
-                let tiles = Arc::clone(&state.tiles);
-                state.emerging.compute(key, generation, || tiles.synced(), || answer_json(&state, key))
-            })
-            .await
-            .map_err(|_| ApiError::Internal("emerging hot spot task failed".into()))?
-        }
-    };
+    let answer = kept_answer(state, |s| &s.emerging, key, answer_json).await?;
     Ok(answer.response(gzip))
 }
 

@@ -16,7 +16,7 @@ use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::extract::Query;
 use super::negotiate::accepts_gzip;
 use super::openapi_common::ComputeFailure;
-use super::risk::{parse_days, parse_level, window};
+use super::risk::{kept_answer, parse_days, parse_level, window};
 use super::AppState;
 use crate::engine::hotspots::DEFAULT_K;
 use crate::engine::WeightsKind;
@@ -321,22 +321,8 @@ async fn clusters(
     };
     let key = ClusterKey { days, eps_bits: eps_m.to_bits(), min_points };
     let gzip = accepts_gzip(&headers);
-    // Computed once per key until the engine changes; the requests that arrive together
-    // share one computation, which waits for a CPU permit like every other.
-    let generation = state.tiles.synced();
-    let answer = match state.clusters.get(&key, generation) {
-        Some(answer) => answer,
-        None => {
-            let _permit =
-                state.cpu.clone().acquire_owned().await.map_err(|_| ApiError::Internal("server stopping".into()))?;
-            tokio::task::spawn_blocking(move || {
-                let tiles = std::sync::Arc::clone(&state.tiles);
-                state.clusters.compute(key, generation, || tiles.synced(), || clusters_json(&state, key))
-            })
-            .await
-            .map_err(|_| ApiError::Internal("cluster task failed".into()))?
-        }
-    };
+    // Computed once per key until the engine changes.
+    let answer = kept_answer(state, |s| &s.clusters, key, clusters_json).await?;
     let mut response = answer.response(gzip);
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
     Ok(response)

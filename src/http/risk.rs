@@ -339,23 +339,33 @@ async fn all(
     let gzip = accepts_gzip(&headers);
     // Every write answered before this request is in every answer whose computation
     // began at this batch count or a later one.
-    let generation = state.tiles.synced();
-    let answer = match state.risk.get(&(level, days), generation) {
-        Some(answer) => answer,
-        // Another window means a pass over every incident; serialising and compressing
-        // 514 regencies take a few milliseconds: off the request threads.
-        None => {
-            let _permit =
-                state.cpu.clone().acquire_owned().await.map_err(|_| ApiError::Internal("server stopping".into()))?;
-            tokio::task::spawn_blocking(move || {
-                let tiles = Arc::clone(&state.tiles);
-                state.risk.compute((level, days), generation, || tiles.synced(), || risk_of_level(&state, level, days))
-            })
-            .await
-            .map_err(|_| ApiError::Internal("risk task failed".into()))?
-        }
-    };
+    // Another window means a pass over every incident; serialising and compressing
+    // 514 regencies take a few milliseconds: off the request threads.
+    let answer =
+        kept_answer(state, |s| &s.risk, (level, days), |s, (level, days)| risk_of_level(s, level, days)).await?;
     Ok(answer.response(gzip))
+}
+
+/// The answer for `key` kept in the cache `cache` picks from the state, if one shows
+/// every write acknowledged before this request; otherwise one computed by `make` off
+/// the request threads under a CPU permit (the requests that arrive together share it).
+pub(super) async fn kept_answer<K: std::hash::Hash + Eq + Copy + Send + 'static>(
+    state: AppState,
+    cache: fn(&AppState) -> &RiskCache<K>,
+    key: K,
+    make: fn(&AppState, K) -> Vec<u8>,
+) -> Result<Arc<RiskAnswer>, ApiError> {
+    let generation = state.tiles.synced();
+    if let Some(answer) = cache(&state).get(&key, generation) {
+        return Ok(answer);
+    }
+    let _permit = state.cpu.clone().acquire_owned().await.map_err(|_| ApiError::Internal("server stopping".into()))?;
+    tokio::task::spawn_blocking(move || {
+        let tiles = Arc::clone(&state.tiles);
+        cache(&state).compute(key, generation, || tiles.synced(), || make(&state, key))
+    })
+    .await
+    .map_err(|_| ApiError::Internal("computation task failed".into()))
 }
 
 /// An answer of `/api/risk`, as JSON and gzip.
