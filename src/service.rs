@@ -7,7 +7,9 @@ use std::sync::{Arc, RwLock};
 use chrono::Utc;
 use sqlx::PgPool;
 
+use crate::auth::Revocation;
 use crate::db;
+use crate::db::notify::{Notifier, Seen};
 use crate::engine::regions::{AssignError, RegionIndex};
 use crate::engine::risk::RiskModel;
 use crate::engine::store::region_only_assignment;
@@ -148,7 +150,7 @@ pub async fn import_indicators(pool: &PgPool, path: &Path) -> Result<LoadReport,
 
 /// The PostgreSQL channel on which bulk loads announce themselves, so that running
 /// servers reload (delivered at commit, only if the load commits).
-pub const CHANGES_CHANNEL: &str = "sipks_changes";
+pub const CHANGES_CHANNEL: &str = db::notify::CHANNEL;
 
 async fn notify_changed(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
     sqlx::query("select pg_notify($1, 'bulk')").bind(CHANGES_CHANNEL).execute(&mut **tx).await?;
@@ -164,16 +166,23 @@ async fn notify_changed(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Resul
 /// incidents changed in the two minutes before, which covers those written by other
 /// servers while this one read its engine.
 ///
-/// Single incidents written through the API of another server (`incident:<id>:<server>`)
-/// are read and applied one by one; `on_incident` hears of each (id, regions, deleted).
+/// Incidents written through the API of another server (`incident:...` notices) are
+/// read in batches and applied; `on_incident` hears of each (id, regions, deleted).
+/// Every [`BACKSTOP`] the versions changed lately are read too, and those no notice
+/// announced (a server killed between its commit and its notice) are applied the same
+/// way. `on_revoked` hears of revoked tokens (`revoke:...`, from every server, this one
+/// included), and of [`Revocation::Unknown`] when notices may have been missed.
 pub async fn follow_changes(
     pool: PgPool,
     engine: Arc<RwLock<Engine>>,
     tiles: Arc<Tiles>,
+    notifier: Arc<Notifier>,
     instance: u64,
     on_incident: impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync + 'static,
+    on_revoked: impl Fn(Revocation) + Send + Sync + 'static,
 ) {
     let mut first = true;
+    let follow = Follow { pool: &pool, engine: &engine, tiles: &tiles, seen: notifier.seen(), on_incident: &on_incident };
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
@@ -188,29 +197,129 @@ pub async fn follow_changes(
             tokio::time::sleep(LISTEN_RETRY).await;
             continue;
         }
+        let mut backstop_since = match db::incidents::clock(&pool).await {
+            Ok(now) => now - RELOAD_OVERLAP,
+            Err(_) => continue,
+        };
         // Notifications sent while this server was not listening (the database or the
         // connection was down) are lost: read everything once to catch up.
         if !first {
-            tracing::info!("listening for changes again; reloading the incidents");
-            reload_all(&pool, &engine, &tiles, &on_incident).await;
+            tracing::info!("listening for changes again; checking tokens and reloading the incidents");
+            on_revoked(Revocation::Unknown);
+            follow.reload_all().await;
         } else {
             // The engine was read a moment before listening began: what other servers
             // wrote in between was announced to nobody here.
-            catch_up_start(&pool, &engine, &tiles, &on_incident).await;
+            follow.catch_up_start().await;
         }
         first = false;
-        // `try_recv` answers None when the connection dropped: reconnect and catch up.
-        while let Ok(Some(notification)) = listener.try_recv().await {
-            if let Some((ids, from)) = db::notify::parse(notification.payload()) {
-                if from != instance {
-                    follow_incidents(&pool, &engine, &tiles, &ids, &on_incident).await;
+        // Notices are read by a task of their own (a read is not to be cut short by
+        // the backstop's timer); it ends when the connection drops.
+        let (forward, mut notices) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let reader = tokio::spawn(async move {
+            while let Ok(Some(notification)) = listener.try_recv().await {
+                if forward.send(notification.payload().to_owned()).is_err() {
+                    break;
                 }
-                continue;
             }
-            reload_all(&pool, &engine, &tiles, &on_incident).await;
+        });
+        let mut backstop = tokio::time::interval(BACKSTOP);
+        backstop.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        backstop.tick().await;
+        loop {
+            tokio::select! {
+                payload = notices.recv() => {
+                    let Some(payload) = payload else { break };
+                    if let Some(notice) = db::notify::parse(&payload) {
+                        if notice.instance != instance {
+                            follow.notice(notice).await;
+                        }
+                    } else if let Some(revoked) = Revocation::parse(&payload) {
+                        on_revoked(revoked);
+                    } else {
+                        follow.reload_all().await;
+                    }
+                }
+                _ = backstop.tick() => {
+                    if let Some(next) = follow.backstop(backstop_since).await {
+                        backstop_since = next;
+                    }
+                }
+            }
         }
+        reader.abort();
         tracing::warn!("lost the change notifications' connection; reconnecting");
     }
+}
+
+/// How often a follower reads the versions changed lately, for changes whose notice
+/// never came.
+pub const BACKSTOP: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What following the other servers' changes needs.
+struct Follow<'a, F> {
+    pool: &'a PgPool,
+    engine: &'a Arc<RwLock<Engine>>,
+    tiles: &'a Arc<Tiles>,
+    seen: &'a Seen,
+    on_incident: &'a F,
+}
+
+impl<F: Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync> Follow<'_, F> {
+    /// The incidents of a notice, their lag counted from their commit.
+    async fn notice(&self, notice: db::notify::Notice) {
+        let ids: Vec<i64> = notice.changes.iter().map(|c| c.id).collect();
+        let committed = notice.committed.map(instant_of);
+        follow_incidents(self.pool, self.engine, self.tiles, &ids, committed, self.on_incident).await;
+        for change in &notice.changes {
+            if let Some(version) = change.version {
+                self.seen.note(change.id, version);
+            }
+        }
+    }
+
+    /// Applies the changes since `since` that no notice announced; the next poll's
+    /// start (None: the database did not answer, try the same again).
+    async fn backstop(&self, since: chrono::DateTime<Utc>) -> Option<chrono::DateTime<Utc>> {
+        let now = db::incidents::clock(self.pool).await.ok()?;
+        let changed = match db::incidents::versions_since(self.pool, since).await {
+            Ok(changed) => changed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the incidents changed lately");
+                return None;
+            }
+        };
+        let missed: Vec<&(i64, i32, chrono::DateTime<Utc>)> =
+            changed.iter().filter(|(id, version, _)| !self.seen.has(*id, *version)).collect();
+        if !missed.is_empty() {
+            tracing::info!(incidents = missed.len(), "applying changes announced by no notice");
+            if missed.len() > CATCH_UP_ONE_BY_ONE {
+                self.reload_all().await;
+            } else {
+                let ids: Vec<i64> = missed.iter().map(|(id, _, _)| *id).collect();
+                let oldest = missed.iter().map(|(_, _, at)| *at).min().map(instant_of);
+                follow_incidents(self.pool, self.engine, self.tiles, &ids, oldest, self.on_incident).await;
+            }
+            for (id, version, _) in missed {
+                self.seen.note(*id, *version);
+            }
+        }
+        Some(now - RELOAD_OVERLAP)
+    }
+
+    async fn reload_all(&self) {
+        reload_all(self.pool, self.engine, self.tiles, self.on_incident).await;
+    }
+
+    async fn catch_up_start(&self) {
+        catch_up_start(self.pool, self.engine, self.tiles, self.on_incident).await;
+    }
+}
+
+/// The instant of a time on the wall clock (now for a time still to come).
+fn instant_of(at: chrono::DateTime<Utc>) -> std::time::Instant {
+    let ago = (Utc::now() - at).to_std().unwrap_or_default();
+    std::time::Instant::now().checked_sub(ago).unwrap_or_else(std::time::Instant::now)
 }
 
 /// How far back the start-up catch-up looks: well beyond reading the engine and
@@ -230,7 +339,7 @@ async fn catch_up_start(
 ) {
     match db::incidents::changed_within(pool, START_CATCH_UP).await {
         Ok(ids) if ids.len() > CATCH_UP_ONE_BY_ONE => reload_all(pool, engine, tiles, on_incident).await,
-        Ok(ids) => follow_incidents(pool, engine, tiles, &ids, on_incident).await,
+        Ok(ids) => follow_incidents(pool, engine, tiles, &ids, None, on_incident).await,
         Err(e) => tracing::warn!(error = %e, "cannot catch up with the changes made during start-up"),
     }
 }
@@ -267,7 +376,7 @@ async fn reload_all(
     };
     swap_all(pool, engine, tiles).await;
     match db::incidents::changed_since(pool, began - RELOAD_OVERLAP).await {
-        Ok(ids) => follow_incidents(pool, engine, tiles, &ids, on_incident).await,
+        Ok(ids) => follow_incidents(pool, engine, tiles, &ids, None, on_incident).await,
         Err(e) => tracing::warn!(error = %e, "cannot replay the changes made during a reload"),
     }
 }
@@ -303,12 +412,14 @@ async fn swap_all(pool: &PgPool, engine: &Arc<RwLock<Engine>>, tiles: &Arc<Tiles
 /// Applies incidents changed by another server: each one's current state, or its
 /// removal. The changes are queued with this server's own writes, in the order they
 /// arrive (a change applied at once could be overtaken by an older local one still
-/// queued), and the events are sent once their batch is done.
+/// queued), and the events are sent once their batch is done. Their lag counts from
+/// `committed` when known.
 async fn follow_incidents(
     pool: &PgPool,
     engine: &Arc<RwLock<Engine>>,
     tiles: &Arc<Tiles>,
     ids: &[i64],
+    committed: Option<std::time::Instant>,
     on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
 ) {
     let index = crate::sync::read(&engine).shared_index();
@@ -338,7 +449,11 @@ async fn follow_incidents(
                 engine.incidents().get(id).map(codes_of).unwrap_or_default()
             }
         };
-        last_batch = Some(tiles.queue(Box::new(move |engine| crate::incidents::apply(engine, id, incident))));
+        let change: crate::tiles::Queued = Box::new(move |engine| crate::incidents::apply(engine, id, incident));
+        last_batch = Some(match committed {
+            Some(committed) => tiles.queue_since(change, committed),
+            None => tiles.queue(change),
+        });
         followed.push((id, codes, deleted));
     }
     let Some(batch) = last_batch else { return };

@@ -153,6 +153,52 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Tokens that stopped working, as the servers on a database tell each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// One token (by its stored hash): logged out.
+    Token(Vec<u8>),
+    /// Every token of a user: disabled.
+    User(i64),
+    /// Unknown: notices may have been missed (the connection to the database dropped);
+    /// every token must be checked again.
+    Unknown,
+}
+
+impl Revocation {
+    /// Whether a token (its hash) of user `user` is among those revoked; `None` when
+    /// that cannot be told without asking the database.
+    pub fn covers(&self, hash: &[u8], user: i64) -> Option<bool> {
+        match self {
+            Revocation::Token(revoked) => Some(revoked == hash),
+            Revocation::User(revoked) => Some(*revoked == user),
+            Revocation::Unknown => None,
+        }
+    }
+
+    /// The notice that tells the other servers (see [`Revocation::parse`]).
+    pub fn notice(&self) -> String {
+        match self {
+            Revocation::Token(hash) => format!("revoke:token:{}", hex::encode(hash)),
+            Revocation::User(id) => format!("revoke:user:{id}"),
+            Revocation::Unknown => "revoke:unknown".to_owned(),
+        }
+    }
+
+    /// A notice of [`Revocation::notice`]; `None` for another kind of notice.
+    pub fn parse(notice: &str) -> Option<Revocation> {
+        let what = notice.strip_prefix("revoke:")?;
+        if let Some(hash) = what.strip_prefix("token:") {
+            return hex::decode(hash).ok().map(Revocation::Token);
+        }
+        if let Some(id) = what.strip_prefix("user:") {
+            return id.parse().ok().map(Revocation::User);
+        }
+        // Anything else that says "revoke" is taken as a reason to check every token.
+        Some(Revocation::Unknown)
+    }
+}
+
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
@@ -180,6 +226,19 @@ mod tests {
         assert!(!Scope::Nothing.covers(&[Some(&code("73.71"))]));
         let analis = Caller { id: 1, username: "gis".into(), role: Role::Analis, region: None };
         assert_eq!((analis.read_scope(), analis.write_scope()), (Scope::Everything, Scope::Nothing));
+    }
+
+    #[test]
+    fn revocation_notices_read_back() {
+        let hash = token_hash("abc");
+        for revoked in [Revocation::Token(hash.clone()), Revocation::User(42), Revocation::Unknown] {
+            assert_eq!(Revocation::parse(&revoked.notice()), Some(revoked.clone()));
+        }
+        assert_eq!(Revocation::parse("incident:1:ff"), None);
+        assert_eq!(Revocation::Token(hash.clone()).covers(&hash, 1), Some(true));
+        assert_eq!(Revocation::Token(hash.clone()).covers(&token_hash("x"), 1), Some(false));
+        assert_eq!(Revocation::User(42).covers(&hash, 42), Some(true));
+        assert_eq!(Revocation::Unknown.covers(&hash, 42), None);
     }
 
     #[test]

@@ -135,6 +135,18 @@ pub async fn changed_since(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<i6
     sqlx::query_scalar("select id from incidents where updated_at >= $1 order by id").bind(since).fetch_all(pool).await
 }
 
+/// The incidents created, edited or deleted since `since` (by `updated_at`), deleted
+/// ones included: id, version and `updated_at`, by id.
+pub async fn versions_since(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, i32, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as("select id, version, updated_at from incidents where updated_at >= $1 order by id")
+        .bind(since)
+        .fetch_all(pool)
+        .await
+}
+
 /// The ids of the incidents created, edited or deleted within `last` of now (by the
 /// database's clock), deleted ones included.
 pub async fn changed_within(pool: &PgPool, last: std::time::Duration) -> Result<Vec<i64>, sqlx::Error> {

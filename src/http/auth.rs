@@ -2,14 +2,16 @@
 //! uses to know its caller.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -18,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Problem, PROBLEM_JSON};
 use super::AppState;
-use crate::auth::{self, Caller, Role};
+use crate::auth::{self, Caller, Revocation, Role};
 use crate::db;
 use crate::region::RegionCode;
 
@@ -29,9 +31,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The caller, from `Authorization: Bearer <token>`; `None` without the header. A
 /// header with an unknown, expired or revoked token is refused (401), never taken as
-/// anonymous.
+/// anonymous. The second field is the token itself, for what outlives the request (an
+/// event stream ends when its token stops working).
 #[derive(Debug, Clone)]
-pub struct Auth(pub Option<Caller>);
+pub struct Auth(pub Option<Caller>, pub Option<Token>);
+
+/// A checked token.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// Its stored hash.
+    pub hash: Vec<u8>,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+}
 
 fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
@@ -54,48 +66,99 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(token) = bearer(&parts.headers)? else { return Ok(Auth(None)) };
+        let Some(token) = bearer(&parts.headers)? else { return Ok(Auth(None, None)) };
         let hash = auth::token_hash(token);
-        if let Some(caller) = state.tokens.get(&hash) {
-            return Ok(Auth(Some(caller)));
+        if let Some((caller, expires_at)) = state.tokens.get(&hash) {
+            return Ok(Auth(Some(caller), Some(Token { hash, expires_at })));
         }
-        let caller = db::users::caller_for_token(&state.pool, &hash).await?.ok_or_else(bad_token)?;
-        state.tokens.put(hash, caller.clone());
-        Ok(Auth(Some(caller)))
+        let generation = state.tokens.generation();
+        let (caller, expires_at) = db::users::caller_for_token(&state.pool, &hash).await?.ok_or_else(bad_token)?;
+        state.tokens.put(hash.clone(), caller.clone(), expires_at, generation);
+        Ok(Auth(Some(caller), Some(Token { hash, expires_at })))
     }
 }
 
 /// Recently checked tokens, so that a map's tile requests do not each ask the
-/// database. An entry lives [`TOKEN_CACHE_TTL`]: a token revoked on another server, or
-/// a user disabled from the command line, stops working within that time (at once on
-/// the server that logged it out).
-#[derive(Default)]
-pub struct TokenCache(Mutex<HashMap<Vec<u8>, (Caller, Instant)>>);
+/// database. A revocation (logout, a disabled user) reaches every server on the
+/// database at once through a notice ([`TokenCache::revoke`]); an expired token is
+/// refused at its expiry; and an entry is trusted at most [`TOKEN_CACHE_TTL`], in case
+/// a token is revoked by hand in the database.
+pub struct TokenCache {
+    checked: Mutex<HashMap<Vec<u8>, Cached>>,
+    /// Bumped by every revocation: a check begun before one is not cached after it.
+    generation: std::sync::atomic::AtomicU64,
+    /// Revocations as they arrive, for what outlives a request (event streams).
+    revoked: tokio::sync::broadcast::Sender<Revocation>,
+}
+
+impl Default for TokenCache {
+    fn default() -> TokenCache {
+        TokenCache {
+            checked: Mutex::default(),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            revoked: tokio::sync::broadcast::channel(256).0,
+        }
+    }
+}
+
+struct Cached {
+    caller: Caller,
+    expires_at: DateTime<Utc>,
+    checked: Instant,
+}
 
 /// How long a checked token is trusted without asking the database again.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
 
 impl TokenCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Caller, Instant)>> {
-        crate::sync::lock(&self.0)
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Cached>> {
+        crate::sync::lock(&self.checked)
     }
 
-    fn get(&self, hash: &[u8]) -> Option<Caller> {
+    fn get(&self, hash: &[u8]) -> Option<(Caller, DateTime<Utc>)> {
         let map = self.lock();
-        let (caller, at) = map.get(hash)?;
-        (at.elapsed() < TOKEN_CACHE_TTL).then(|| caller.clone())
+        let cached = map.get(hash)?;
+        (cached.checked.elapsed() < TOKEN_CACHE_TTL && cached.expires_at > Utc::now())
+            .then(|| (cached.caller.clone(), cached.expires_at))
     }
 
-    fn put(&self, hash: Vec<u8>, caller: Caller) {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Keeps a token checked since `generation` (of [`TokenCache::generation`]), unless
+    /// a revocation arrived meanwhile (the check may have read the token before it).
+    fn put(&self, hash: Vec<u8>, caller: Caller, expires_at: DateTime<Utc>, generation: u64) {
         let mut map = self.lock();
-        if map.len() > 10_000 {
-            map.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+        if self.generation() != generation {
+            return;
         }
-        map.insert(hash, (caller, Instant::now()));
+        if map.len() > 10_000 {
+            map.retain(|_, cached| cached.checked.elapsed() < TOKEN_CACHE_TTL);
+        }
+        map.insert(hash, Cached { caller, expires_at, checked: Instant::now() });
     }
 
-    fn forget(&self, hash: &[u8]) {
-        self.lock().remove(hash);
+    /// Forgets the tokens revoked (all of them when that is unknown) and tells the
+    /// event streams.
+    pub fn revoke(&self, revoked: &Revocation) {
+        let mut map = self.lock();
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        match revoked {
+            Revocation::Token(hash) => {
+                map.remove(hash);
+            }
+            Revocation::User(id) => map.retain(|_, cached| cached.caller.id != *id),
+            Revocation::Unknown => map.clear(),
+        }
+        drop(map);
+        let _ = self.revoked.send(revoked.clone());
+    }
+
+    /// Hears of every revocation from now on (a lagging receiver has missed some: take
+    /// that as [`Revocation::Unknown`]).
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<Revocation> {
+        self.revoked.subscribe()
     }
 }
 
@@ -111,42 +174,33 @@ impl Auth {
     }
 }
 
-/// Failed logins per user name: after [`FREE_FAILURES`], each further attempt must wait
-/// twice as long as the one before (1 s, 2 s, 4 s ... at most 5 min).
-#[derive(Default)]
-pub struct Logins(Mutex<HashMap<String, (u32, Instant)>>);
+/// Login limits (shared by every server through PostgreSQL, migration 0041): three
+/// failures per user name, twenty per client address (for names not at home there),
+/// then each attempt waits twice as long as the one before (1 s ... 5 min); a streak
+/// ends after 15 minutes without a failure.
+pub const LOGIN_LIMITS: db::users::LoginLimits =
+    db::users::LoginLimits { name_free: 3, address_free: 20, streak: Duration::from_secs(15 * 60) };
 
-const FREE_FAILURES: u32 = 3;
+/// The client's address: the connection's peer (no peer, as in-process: unspecified).
+fn client_address(peer: Option<&ConnectInfo<SocketAddr>>) -> IpAddr {
+    peer.map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip().to_canonical())
+}
 
-impl Logins {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        crate::sync::lock(&self.0)
+fn too_many_logins(seconds: u64) -> Response {
+    let mut response = ApiError::client(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too-many-logins",
+        ("Terlalu banyak percobaan masuk", "Too many login attempts"),
+        (
+            format!("Terlalu banyak percobaan gagal; coba lagi dalam {seconds} detik."),
+            format!("Too many failed attempts; try again in {seconds} seconds."),
+        ),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
     }
-
-    /// How long the name must still wait, if at all.
-    fn wait(&self, username: &str) -> Option<Duration> {
-        let (failures, last) = *self.lock().get(username)?;
-        let delay = Self::delay(failures)?;
-        delay.checked_sub(last.elapsed()).filter(|d| !d.is_zero())
-    }
-
-    fn delay(failures: u32) -> Option<Duration> {
-        let over = failures.checked_sub(FREE_FAILURES)?;
-        Some(Duration::from_secs(1u64 << over.min(9)).min(Duration::from_secs(300)))
-    }
-
-    fn failed(&self, username: &str) {
-        let mut map = self.lock();
-        if map.len() > 100_000 {
-            map.retain(|_, (_, last)| last.elapsed() < Duration::from_secs(3600));
-        }
-        let entry = map.entry(username.to_owned()).or_insert((0, Instant::now()));
-        *entry = (entry.0 + 1, Instant::now());
-    }
-
-    fn succeeded(&self, username: &str) {
-        self.lock().remove(username);
-    }
+    response
 }
 
 /// A login.
@@ -201,8 +255,11 @@ fn user_json(caller: &Caller) -> Value {
 /// Log in
 ///
 /// Exchanges a user name and password for a bearer token with an expiry. Repeated
-/// failures for a name are slowed down: after three, each attempt waits twice as long
-/// as the one before (429 with Retry-After).
+/// failures are slowed down, on every server alike: after three for a name, or twenty
+/// from one client address, each attempt waits twice as long as the one before (429
+/// with Retry-After), the right password too. From an address where the user logged
+/// in before, the name has a limit of its own, so that failures elsewhere do not lock
+/// the owner out.
 #[utoipa::path(
     post,
     path = "/api/login",
@@ -220,24 +277,17 @@ fn user_json(caller: &Caller) -> Value {
         (status = 503, description = "The database cannot be reached.", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
-async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let body: LoginBody = super::incidents::json_body(&body)?;
-    if let Some(wait) = state.logins.wait(&body.username) {
-        let seconds = wait.as_secs().max(1);
-        let mut response = ApiError::client(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-logins",
-            ("Terlalu banyak percobaan masuk", "Too many login attempts"),
-            (
-                format!("Terlalu banyak percobaan gagal; coba lagi dalam {seconds} detik."),
-                format!("Too many failed attempts; try again in {seconds} seconds."),
-            ),
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return Ok(response);
+    let address = client_address(peer.as_deref());
+    // Checked and counted before the password is verified, in one step shared by every
+    // server: parallel attempts cannot all pass.
+    if let Some(seconds) = db::users::login_attempt(&state.pool, &body.username, address, LOGIN_LIMITS).await? {
+        return Ok(too_many_logins(seconds));
     }
     let found = db::users::for_login(&state.pool, &body.username).await?;
     // Verify against some hash even for an unknown name, so that timing does not tell
@@ -251,10 +301,9 @@ async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Result
         .await
         .map_err(|_| ApiError::Internal("password check failed".into()))?;
     let Some(caller) = caller.filter(|_| ok) else {
-        state.logins.failed(&body.username);
         return Err(ApiError::unauthorized("Nama pengguna atau kata sandi salah.", "Wrong user name or password."));
     };
-    state.logins.succeeded(&body.username);
+    db::users::login_succeeded(&state.pool, &caller, address, LOGIN_LIMITS).await?;
     let token = auth::new_token().map_err(|e| ApiError::Internal(e.to_string()))?;
     let expires_at = chrono::Utc::now() + state.token_ttl;
     db::users::create_token(&state.pool, caller.id, &auth::token_hash(&token), expires_at).await?;
@@ -289,7 +338,7 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
 )]
 async fn logout(State(state): State<AppState>, parts: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
     let hash = auth::token_hash(bearer(&parts)?.ok_or_else(bad_token)?);
-    state.tokens.forget(&hash);
+    state.tokens.revoke(&Revocation::Token(hash.clone()));
     if db::users::revoke_token(&state.pool, &hash).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -320,22 +369,6 @@ async fn me(auth: Auth) -> Result<Json<Value>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn failures_beyond_three_wait_twice_as_long_each_time() {
-        assert_eq!(Logins::delay(3), Some(Duration::from_secs(1)));
-        assert_eq!(Logins::delay(5), Some(Duration::from_secs(4)));
-        assert_eq!(Logins::delay(2), None);
-        assert_eq!(Logins::delay(40), Some(Duration::from_secs(300)));
-        let logins = Logins::default();
-        for _ in 0..4 {
-            logins.failed("x");
-        }
-        assert!(logins.wait("x").is_some());
-        assert!(logins.wait("y").is_none());
-        logins.succeeded("x");
-        assert!(logins.wait("x").is_none());
-    }
 
     #[test]
     fn the_dummy_hash_is_a_valid_argon2_hash() {

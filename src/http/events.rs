@@ -13,10 +13,10 @@ use tokio::sync::broadcast;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Auth;
+use super::auth::{Auth, Token};
 use super::error::{Problem, PROBLEM_JSON};
 use super::AppState;
-use crate::auth::Scope;
+use crate::auth::{Revocation, Scope};
 use crate::engine::regions::RegionId;
 use crate::engine::risk::RiskLevel;
 use crate::region::{RegionCode, RegionLevel};
@@ -95,7 +95,9 @@ pub fn level_listener(events: broadcast::Sender<Event>) -> crate::tiles::LevelLi
 /// "create|update|delete","id","version","kode":[district,regency,province]}`) within
 /// the reader's scope (none without a token), and `risk` (`{"type":"risk","kode","nama",
 /// "level","risk_level","previous"}`) for every reader. A `resync` event means events
-/// were missed: reload. A comment every 15 s keeps the connection open.
+/// were missed: reload. A `revoked` event ends the stream when its token stops working
+/// (logged out or its user disabled, on any server, or expired): log in again. A
+/// comment every 15 s keeps the connection open.
 #[utoipa::path(
     get,
     path = "/api/events",
@@ -110,25 +112,90 @@ pub fn level_listener(events: broadcast::Sender<Event>) -> crate::tiles::LevelLi
     )
 )]
 async fn events(State(state): State<AppState>, auth: Auth) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let scope = crate::auth::read_scope(auth.0.as_ref());
-    let receiver = state.events.subscribe();
-    let stream = futures::stream::unfold((receiver, scope), |(mut receiver, scope)| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) if event.visible_to(&scope) => {
-                    let sse = SseEvent::default()
-                        .event(event.name())
-                        .json_data(&event)
-                        .unwrap_or_else(|_| SseEvent::default().comment("unserialisable event"));
-                    return Some((Ok(sse), (receiver, scope)));
-                }
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    return Some((Ok(SseEvent::default().event("resync").data("{}")), (receiver, scope)));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
+    let reader = Reader {
+        scope: crate::auth::read_scope(auth.0.as_ref()),
+        token: auth.0.as_ref().zip(auth.1).map(|(caller, token)| (caller.id, token)),
+        events: state.events.subscribe(),
+        revocations: state.tokens.revocations(),
+        pool: state.pool.clone(),
+        ended: false,
+    };
+    let stream = futures::stream::unfold(reader, |mut reader| async move {
+        let event = reader.next().await?;
+        Some((Ok(event), reader))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// One reader's stream: the events its scope lets it see, until its token stops
+/// working (revoked on any server, its user disabled, or expired), when a last
+/// `revoked` event ends it.
+struct Reader {
+    scope: Scope,
+    /// The reader's user and token, if it has one.
+    token: Option<(i64, Token)>,
+    events: broadcast::Receiver<Event>,
+    revocations: broadcast::Receiver<Revocation>,
+    pool: sqlx::PgPool,
+    ended: bool,
+}
+
+impl Reader {
+    async fn next(&mut self) -> Option<SseEvent> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let expiry = self.token.as_ref().map(|(_, t)| t.expires_at);
+            let expires = async {
+                match expiry.and_then(|at| (at - chrono::Utc::now()).to_std().ok()) {
+                    Some(left) => tokio::time::sleep(left).await,
+                    None if expiry.is_some() => {}
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    Ok(event) if event.visible_to(&self.scope) => {
+                        return Some(
+                            SseEvent::default()
+                                .event(event.name())
+                                .json_data(&event)
+                                .unwrap_or_else(|_| SseEvent::default().comment("unserialisable event")),
+                        );
+                    }
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        return Some(SseEvent::default().event("resync").data("{}"));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                revoked = self.revocations.recv(), if self.token.is_some() => {
+                    let revoked = revoked.unwrap_or(Revocation::Unknown);
+                    if self.still_valid(&revoked).await {
+                        continue;
+                    }
+                    return Some(self.end());
+                }
+                () = expires => return Some(self.end()),
+            }
+        }
+    }
+
+    /// Whether the reader's token survives a revocation (asking the database when the
+    /// revocation does not say).
+    async fn still_valid(&self, revoked: &Revocation) -> bool {
+        let Some((user, token)) = &self.token else { return true };
+        match revoked.covers(&token.hash, *user) {
+            Some(covered) => !covered,
+            // A database that cannot answer now says nothing about the token: it is
+            // checked again at the next revocation or when the stream reconnects.
+            None => !matches!(crate::db::users::caller_for_token(&self.pool, &token.hash).await, Ok(None)),
+        }
+    }
+
+    fn end(&mut self) -> SseEvent {
+        self.ended = true;
+        SseEvent::default().event("revoked").data(r#"{"type":"revoked"}"#)
+    }
 }

@@ -56,8 +56,6 @@ pub struct AppState {
     pub tiles: Arc<Tiles>,
     /// Live events for `/api/events`.
     pub events: tokio::sync::broadcast::Sender<events::Event>,
-    /// Failed logins, for slowing them down.
-    pub logins: Arc<auth::Logins>,
     /// Recently checked tokens.
     pub tokens: Arc<auth::TokenCache>,
     /// How long a login's token lives.
@@ -140,7 +138,6 @@ impl AppState {
             tiles,
             engine,
             events,
-            logins: Arc::default(),
             tokens: Arc::default(),
             token_ttl: chrono::Duration::hours(12),
             instance: u64::from_le_bytes(instance),
@@ -240,15 +237,18 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
     tokio::spawn(async move { db.watch(pool).await });
     state.notifier.start(state.pool.clone(), crate::service::CHANGES_CHANNEL, state.instance);
     let publisher = state.clone();
+    let tokens = Arc::clone(&state.tokens);
     tokio::spawn(crate::service::follow_changes(
         state.pool.clone(),
         Arc::clone(&state.engine),
         Arc::clone(&state.tiles),
+        Arc::clone(&state.notifier),
         state.instance,
         move |id, codes, deleted| {
             let action = if deleted { "delete" } else { "update" };
             let _ = publisher.events.send(events::Event::Incident { action, id, version: None, kode: codes });
         },
+        move |revoked| tokens.revoke(&revoked),
     ));
     let tiles = Arc::clone(&state.tiles);
     tokio::task::spawn_blocking(move || tiles.warm_up());

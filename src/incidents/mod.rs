@@ -121,7 +121,7 @@ impl Incidents {
                 return Ok(CreatedIncident { record, replayed: true });
             }
         };
-        self.notifier.changed(record.id);
+        self.notifier.changed(record.id, record.version);
         self.apply(Some(engine_incident(&record, &placed)), record.id).await?;
         Ok(CreatedIncident { record, replayed: false })
     }
@@ -158,7 +158,7 @@ impl Incidents {
         let entry = (id, record.version, "update", caller.id, reason.as_deref());
         incident_rows::record_history(&mut tx, entry, Some(&old), Some(&new)).await?;
         tx.commit().await?;
-        self.notifier.changed(id);
+        self.notifier.changed(id, record.version);
         self.apply(Some(engine_incident(&record, &placed)), id).await?;
         Ok(record)
     }
@@ -175,7 +175,7 @@ impl Incidents {
         let entry = (id, version, "delete", caller.id, None);
         incident_rows::record_history(&mut tx, entry, Some(&geojson::feature(&before)), None).await?;
         tx.commit().await?;
-        self.notifier.changed(id);
+        self.notifier.changed(id, version);
         self.apply(None, id).await?;
         Ok(Removed { id, version, codes: before.placement.codes })
     }

@@ -51,8 +51,9 @@ impl Drop for Release<'_> {
     }
 }
 
-/// How long changes took to show: from their write to the engine until figures, Gi*
-/// and the tile cache were up to date.
+/// How long changes took to show: from their commit (a change of this server: its
+/// write to the engine, right after; a change followed from another server: its
+/// commit there) until figures, Gi* and the tile cache were up to date.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Lag {
     /// Batches done.
@@ -116,7 +117,7 @@ impl Batches {
     /// that bookkeeping and which it drops is not cached.
     pub fn change<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
         let (out, incidents) = change(&mut write(&self.engine));
-        self.join_batch(|pending| pending.changes.get_or_insert_with(Vec::new).push(incidents));
+        self.join_batch(None, |pending| pending.changes.get_or_insert_with(Vec::new).push(incidents));
         out
     }
 
@@ -125,7 +126,13 @@ impl Batches {
     /// writes would otherwise each wait for the renders holding the engine, and make
     /// every render after them wait too). Returns the batch's number.
     pub fn queue(self: &Arc<Self>, change: Queued) -> u64 {
-        self.join_batch(|pending| pending.queued.push(change))
+        self.join_batch(None, |pending| pending.queued.push(change))
+    }
+
+    /// As [`Batches::queue`], for a change committed at `committed` (by another server,
+    /// say): the lag is counted from then, so that a backlog of changes to follow shows.
+    pub fn queue_since(self: &Arc<Self>, change: Queued, committed: Instant) -> u64 {
+        self.join_batch(Some(committed), |pending| pending.queued.push(change))
     }
 
     /// As [`Batches::queue`], then waits until its batch is done: a tile fetched after
@@ -145,15 +152,19 @@ impl Batches {
 
     /// Adds to the batch now gathering (`add`), opening one when none is: its
     /// bookkeeping is done at once after a quiet spell, under a stream of changes one
-    /// [`SYNC_PERIOD`] after the last. Returns the batch's number.
-    fn join_batch(self: &Arc<Self>, add: impl FnOnce(&mut Pending)) -> u64 {
+    /// [`SYNC_PERIOD`] after the last. Returns the batch's number. The batch's lag
+    /// counts from its first change, or from `since` when that is earlier.
+    fn join_batch(self: &Arc<Self>, since: Option<Instant>, add: impl FnOnce(&mut Pending)) -> u64 {
         let mut pending = lock(&self.pending);
         let open = pending.changes.is_some() || !pending.queued.is_empty();
         add(&mut pending);
+        if let (true, Some(since), Some(opened)) = (open, since, pending.opened) {
+            pending.opened = Some(opened.min(since));
+        }
         if !open {
             pending.batch += 1;
             let now = Instant::now();
-            pending.opened = Some(now);
+            pending.opened = Some(since.map_or(now, |since| since.min(now)));
             let wait = pending.last_sync.map_or(Duration::ZERO, |last| SYNC_PERIOD.saturating_sub(now - last));
             let tiles = Arc::clone(self);
             std::thread::spawn(move || {

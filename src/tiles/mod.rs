@@ -314,6 +314,12 @@ impl Tiles {
         self.batches.queue(change)
     }
 
+    /// As [`Tiles::queue`], with the lag counted from `committed` (see
+    /// [`Batches::queue_since`]).
+    pub fn queue_since(&self, change: Queued, committed: std::time::Instant) -> u64 {
+        self.batches.queue_since(change, committed)
+    }
+
     /// As [`Tiles::queue`], then waits until its batch is done: a tile fetched after
     /// it returns shows the change.
     pub fn change_and_wait(&self, change: Queued) {

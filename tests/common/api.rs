@@ -20,6 +20,13 @@ impl Api {
         Api { client: reqwest::Client::new(), base: base.to_owned() }
     }
 
+    /// A client whose connections come from `address` (any of 127.0.0.0/8 reaches a
+    /// server on 127.0.0.1): another client address, as the server sees it.
+    pub fn from_address(base: &str, address: std::net::IpAddr) -> Api {
+        let client = reqwest::Client::builder().local_address(address).build().expect("a client");
+        Api { client, base: base.to_owned() }
+    }
+
     /// Any request: `token` as `Authorization: Bearer`, the headers as given, the body
     /// as raw bytes.
     pub async fn send(
@@ -218,6 +225,32 @@ impl EventStream {
             match tokio::time::timeout(left, self.response.chunk()).await {
                 Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
                 Ok(Ok(None)) => panic!("the event stream ended"),
+                Ok(Err(e)) => panic!("the event stream failed: {e}"),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Reads until the server ends the stream with a `revoked` event; how long that
+    /// took from `since` (None: not before `deadline`).
+    pub async fn revoked_by(&mut self, since: Instant, deadline: Instant) -> Option<Duration> {
+        loop {
+            if self.buffer.contains("event: revoked") || self.buffer.contains("event:revoked") {
+                // The stream ends after it.
+                let left = deadline.checked_duration_since(Instant::now()).unwrap_or_default();
+                return match tokio::time::timeout(left, async {
+                    while let Ok(Some(_)) = self.response.chunk().await {}
+                })
+                .await
+                {
+                    Ok(()) => Some(since.elapsed()),
+                    Err(_) => panic!("the event stream went on after its `revoked` event"),
+                };
+            }
+            let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+            match tokio::time::timeout(left, self.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Ok(None)) => panic!("the event stream ended without a `revoked` event"),
                 Ok(Err(e)) => panic!("the event stream failed: {e}"),
                 Err(_) => return None,
             }

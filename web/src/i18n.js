@@ -131,6 +131,10 @@ const WORDS = {
   "login.user": ["Nama pengguna", "User name"],
   "login.pass": ["Kata sandi", "Password"],
   "login.submit": ["Masuk", "Log in"],
+  "login.ended": [
+    "Sesi Anda berakhir (keluar di perangkat lain, akun dinonaktifkan, atau token kedaluwarsa). Silakan masuk lagi.",
+    "Your session ended (logged out elsewhere, account disabled, or token expired). Please log in again.",
+  ],
   "operator.region": ["Wilayah kerja: {nama} ({kode}). Hanya wilayah bergaris biru yang dapat diubah.", "Your region: {nama} ({kode}). Only the area outlined in blue can be edited."],
   "operator.national": ["Wilayah kerja: seluruh Indonesia.", "Your region: all of Indonesia."],
   "operator.readonly": ["Peran {role} hanya dapat membaca.", "The {role} role can only read."],

@@ -90,6 +90,10 @@ async function boot() {
   };
   const live = new LiveEvents(
     (name, data) => {
+      if (name === "revoked") {
+        operator.sessionEnded();
+        return;
+      }
       // Districts change with their regency: the regency's notice is the one to read.
       if (name === "risk" && data.level !== "kecamatan") {
         toast(t("live.risk", { nama: data.nama, level: t(`level.${data.risk_level}`) }));

@@ -106,6 +106,17 @@ export class OperatorView {
     }
   }
 
+  /** The server ended the session (the live stream said `revoked`): log in again. */
+  sessionEnded() {
+    if (!token()) return;
+    setToken(null);
+    this.reset();
+    this.riskMap.outline(null);
+    this.showLogin();
+    $("login-error").textContent = t("login.ended");
+    this.onSession();
+  }
+
   async logout() {
     try {
       await request("/api/logout", { method: "POST" });
