@@ -172,17 +172,34 @@ async fn notify_changed(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Resul
 /// announced (a server killed between its commit and its notice) are applied the same
 /// way. `on_revoked` hears of revoked tokens (`revoke:...`, from every server, this one
 /// included), and of [`Revocation::Unknown`] when notices may have been missed.
-pub async fn follow_changes(
+pub async fn follow_changes<F>(
     pool: PgPool,
     engine: Arc<RwLock<Engine>>,
     tiles: Arc<Tiles>,
     notifier: Arc<Notifier>,
     instance: u64,
-    on_incident: impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync + 'static,
+    on_incident: F,
     on_revoked: impl Fn(Revocation) + Send + Sync + 'static,
-) {
+) where
+    F: Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync + 'static,
+{
+    let on_incident = Arc::new(on_incident);
+    // The events of followed changes are sent by a task of their own, in order, once
+    // each batch is done: the follower goes on reading and queueing meanwhile (waiting
+    // for each batch kept it to one notice per batch period, fewer changes a second
+    // than one busy server makes).
+    let (announce, mut announcements) = tokio::sync::mpsc::unbounded_channel::<Followed>();
+    {
+        let (tiles, on_incident) = (Arc::clone(&tiles), Arc::clone(&on_incident));
+        tokio::spawn(async move {
+            while let Some(followed) = announcements.recv().await {
+                followed.announce(&tiles, &*on_incident).await;
+            }
+        });
+    }
     let mut first = true;
-    let follow = Follow { pool: &pool, engine: &engine, tiles: &tiles, seen: notifier.seen(), on_incident: &on_incident };
+    let follow =
+        Follow { pool: &pool, engine: &engine, tiles: &tiles, seen: notifier.seen(), on_incident: &*on_incident, announce };
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
@@ -214,15 +231,28 @@ pub async fn follow_changes(
         }
         first = false;
         // Notices are read by a task of their own (a read is not to be cut short by
-        // the backstop's timer); it ends when the connection drops.
+        // the backstop's timer); it ends when the connection drops. It notes the
+        // versions it hears of at once, so that the backstop does not take the changes
+        // whose notices still wait here for ones no notice announced.
         let (forward, mut notices) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let reader = tokio::spawn(async move {
-            while let Ok(Some(notification)) = listener.try_recv().await {
-                if forward.send(notification.payload().to_owned()).is_err() {
-                    break;
+        let reader = {
+            let notifier = Arc::clone(&notifier);
+            tokio::spawn(async move {
+                while let Ok(Some(notification)) = listener.try_recv().await {
+                    let payload = notification.payload();
+                    if let Some(notice) = db::notify::parse(payload) {
+                        for change in &notice.changes {
+                            if let Some(version) = change.version {
+                                notifier.seen().note(change.id, version);
+                            }
+                        }
+                    }
+                    if forward.send(payload.to_owned()).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            })
+        };
         let mut backstop = tokio::time::interval(BACKSTOP);
         backstop.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         backstop.tick().await;
@@ -230,15 +260,14 @@ pub async fn follow_changes(
             tokio::select! {
                 payload = notices.recv() => {
                     let Some(payload) = payload else { break };
-                    if let Some(notice) = db::notify::parse(&payload) {
-                        if notice.instance != instance {
-                            follow.notice(notice).await;
-                        }
-                    } else if let Some(revoked) = Revocation::parse(&payload) {
-                        on_revoked(revoked);
-                    } else {
-                        follow.reload_all().await;
+                    // Every notice waiting is taken up together: one read of their
+                    // incidents, one batch.
+                    let mut waiting = vec![payload];
+                    while waiting.len() < NOTICES_AT_ONCE {
+                        let Ok(more) = notices.try_recv() else { break };
+                        waiting.push(more);
                     }
+                    follow.notices(waiting, instance, &on_revoked).await;
                 }
                 _ = backstop.tick() => {
                     if let Some(next) = follow.backstop(backstop_since).await {
@@ -256,6 +285,13 @@ pub async fn follow_changes(
 /// never came.
 pub const BACKSTOP: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// The backstop leaves out the changes of the last moment: their notices may still be
+/// on their way.
+const BACKSTOP_GRACE: chrono::TimeDelta = chrono::TimeDelta::milliseconds(500);
+
+/// Notices taken up together at most.
+const NOTICES_AT_ONCE: usize = 256;
+
 /// What following the other servers' changes needs.
 struct Follow<'a, F> {
     pool: &'a PgPool,
@@ -263,18 +299,42 @@ struct Follow<'a, F> {
     tiles: &'a Arc<Tiles>,
     seen: &'a Seen,
     on_incident: &'a F,
+    /// The changes queued, for their events once their batch is done.
+    announce: tokio::sync::mpsc::UnboundedSender<Followed>,
 }
 
 impl<F: Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync> Follow<'_, F> {
-    /// The incidents of a notice, their lag counted from their commit.
-    async fn notice(&self, notice: db::notify::Notice) {
-        let ids: Vec<i64> = notice.changes.iter().map(|c| c.id).collect();
-        let committed = notice.committed.map(instant_of);
-        follow_incidents(self.pool, self.engine, self.tiles, &ids, committed, self.on_incident).await;
-        for change in &notice.changes {
-            if let Some(version) = change.version {
-                self.seen.note(change.id, version);
+    /// Notices in the order they came: the incidents of those from other servers
+    /// queued together (their lag counted from the oldest commit), revocations passed
+    /// on, anything else (a bulk load) a reload.
+    async fn notices(&self, payloads: Vec<String>, instance: u64, on_revoked: &impl Fn(Revocation)) {
+        let mut ids = Vec::new();
+        let mut committed: Option<chrono::DateTime<Utc>> = None;
+        let mut reload = false;
+        for payload in &payloads {
+            if let Some(notice) = db::notify::parse(payload) {
+                if notice.instance != instance {
+                    ids.extend(notice.changes.iter().map(|c| c.id));
+                    committed = match (committed, notice.committed) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            } else if let Some(revoked) = Revocation::parse(payload) {
+                on_revoked(revoked);
+            } else {
+                reload = true;
             }
+        }
+        if reload {
+            // A reload reads every incident, those of these notices too.
+            self.reload_all().await;
+            return;
+        }
+        let mut once = std::collections::HashSet::with_capacity(ids.len());
+        ids.retain(|id| once.insert(*id));
+        if let Some(followed) = queue_incidents(self.pool, self.engine, self.tiles, &ids, committed.map(instant_of)).await {
+            let _ = self.announce.send(followed);
         }
     }
 
@@ -289,8 +349,10 @@ impl<F: Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync> Follow<'_, F> {
                 return None;
             }
         };
-        let missed: Vec<&(i64, i32, chrono::DateTime<Utc>)> =
-            changed.iter().filter(|(id, version, _)| !self.seen.has(*id, *version)).collect();
+        let missed: Vec<&(i64, i32, chrono::DateTime<Utc>)> = changed
+            .iter()
+            .filter(|(id, version, at)| *at <= now - BACKSTOP_GRACE && !self.seen.has(*id, *version))
+            .collect();
         if !missed.is_empty() {
             tracing::info!(incidents = missed.len(), "applying changes announced by no notice");
             if missed.len() > CATCH_UP_ONE_BY_ONE {
@@ -298,13 +360,16 @@ impl<F: Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync> Follow<'_, F> {
             } else {
                 let ids: Vec<i64> = missed.iter().map(|(id, _, _)| *id).collect();
                 let oldest = missed.iter().map(|(_, _, at)| *at).min().map(instant_of);
-                follow_incidents(self.pool, self.engine, self.tiles, &ids, oldest, self.on_incident).await;
+                if let Some(followed) = queue_incidents(self.pool, self.engine, self.tiles, &ids, oldest).await {
+                    let _ = self.announce.send(followed);
+                }
             }
             for (id, version, _) in missed {
                 self.seen.note(*id, *version);
             }
         }
-        Some(now - RELOAD_OVERLAP)
+        // The grace's changes are read again next time.
+        Some(now - BACKSTOP_GRACE - RELOAD_OVERLAP)
     }
 
     async fn reload_all(&self) {
@@ -409,11 +474,8 @@ async fn swap_all(pool: &PgPool, engine: &Arc<RwLock<Engine>>, tiles: &Arc<Tiles
     }
 }
 
-/// Applies incidents changed by another server: each one's current state, or its
-/// removal. The changes are queued with this server's own writes, in the order they
-/// arrive (a change applied at once could be overtaken by an older local one still
-/// queued), and the events are sent once their batch is done. Their lag counts from
-/// `committed` when known.
+/// Applies incidents changed by another server (see [`queue_incidents`]) and sends
+/// their events once their batch is done.
 async fn follow_incidents(
     pool: &PgPool,
     engine: &Arc<RwLock<Engine>>,
@@ -422,6 +484,43 @@ async fn follow_incidents(
     committed: Option<std::time::Instant>,
     on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync),
 ) {
+    if let Some(followed) = queue_incidents(pool, engine, tiles, ids, committed).await {
+        followed.announce(tiles, on_levels).await;
+    }
+}
+
+/// Followed changes queued in a batch, to announce once it is done: (id, regions,
+/// deleted) of each.
+struct Followed {
+    batch: u64,
+    incidents: Vec<(i64, [Option<RegionCode>; 3], bool)>,
+}
+
+impl Followed {
+    /// Waits until the batch is done (what is read next shows the changes), then tells
+    /// `on_levels` of each.
+    async fn announce(self, tiles: &Arc<Tiles>, on_levels: &(impl Fn(i64, [Option<RegionCode>; 3], bool) + ?Sized)) {
+        let (waiting, batch) = (Arc::clone(tiles), self.batch);
+        if tokio::task::spawn_blocking(move || waiting.wait_for(batch)).await.is_ok() {
+            for (id, codes, deleted) in self.incidents {
+                on_levels(id, codes, deleted);
+            }
+        }
+    }
+}
+
+/// Queues the incidents changed by another server: each one's current state, or its
+/// removal. The changes are queued with this server's own writes, in the order they
+/// arrive (a change applied at once could be overtaken by an older local one still
+/// queued). Their lag counts from `committed` when known. None when there is nothing
+/// to queue or the incidents could not be read.
+async fn queue_incidents(
+    pool: &PgPool,
+    engine: &Arc<RwLock<Engine>>,
+    tiles: &Arc<Tiles>,
+    ids: &[i64],
+    committed: Option<std::time::Instant>,
+) -> Option<Followed> {
     let index = crate::sync::read(&engine).shared_index();
     // Read in batches, one query each (one query per id followed only ~60 writes/s).
     let mut current = std::collections::HashMap::with_capacity(ids.len());
@@ -430,11 +529,11 @@ async fn follow_incidents(
             Ok(incidents) => current.extend(incidents.into_iter().map(|i| (i.id, i))),
             Err(e) => {
                 tracing::warn!(error = %e, n = chunk.len(), "cannot read changed incidents");
-                return;
+                return None;
             }
         }
     }
-    let mut followed = Vec::new();
+    let mut incidents = Vec::with_capacity(ids.len());
     let mut last_batch = None;
     for &id in ids {
         let incident = current.remove(&id);
@@ -454,15 +553,9 @@ async fn follow_incidents(
             Some(committed) => tiles.queue_since(change, committed),
             None => tiles.queue(change),
         });
-        followed.push((id, codes, deleted));
+        incidents.push((id, codes, deleted));
     }
-    let Some(batch) = last_batch else { return };
-    let waiting = Arc::clone(tiles);
-    if tokio::task::spawn_blocking(move || waiting.wait_for(batch)).await.is_ok() {
-        for (id, codes, deleted) in followed {
-            on_levels(id, codes, deleted);
-        }
-    }
+    Some(Followed { batch: last_batch?, incidents })
 }
 
 /// Recomputes the default window as time passes (decay, and incidents entering and

@@ -49,6 +49,9 @@ struct Health {
     regions: BTreeMap<RegionLevel, u64>,
     /// Incidents held in memory.
     incidents: u64,
+    /// Whether the tile geometry of every zoom is prepared (done in the background in
+    /// the first seconds after start-up; until then tiles render more slowly).
+    tiles_ready: bool,
     /// The server's version.
     #[schema(example = "0.1.0")]
     version: String,
@@ -74,6 +77,7 @@ fn health(state: &AppState) -> (bool, Value) {
         "database": database,
         "regions": regions,
         "incidents": incidents,
+        "tiles_ready": state.tiles.warm(),
         "version": env!("CARGO_PKG_VERSION"),
     });
     (db.up, body)

@@ -66,7 +66,7 @@ impl Tiles {
             let engine = read(&self.engine);
             (engine.index().len(), inputs(&engine, chrono::Utc::now().timestamp()))
         };
-        let fresh = classes(regions, inputs);
+        let fresh = crate::sync::in_background(|| classes(regions, inputs));
         let old = self.emerging_classes();
         let changed: Vec<usize> = (0..regions).filter(|&id| old.get(id) != fresh.get(id)).collect();
         *lock(&self.emerging) = Arc::new(fresh);

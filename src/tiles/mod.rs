@@ -121,6 +121,8 @@ pub struct Tiles {
     batches: Arc<Batches>,
     /// Told of every risk-level change: (region, before, after).
     listener: OnceLock<LevelListener>,
+    /// Whether [`Tiles::warm_up`] is done.
+    warm: std::sync::atomic::AtomicBool,
 }
 
 impl Tiles {
@@ -146,6 +148,7 @@ impl Tiles {
             emerging: Mutex::new(Arc::new(classes)),
             batches: Arc::clone(&batches),
             listener: OnceLock::new(),
+            warm: std::sync::atomic::AtomicBool::new(false),
         });
         let subscriber = Arc::downgrade(&tiles);
         batches.subscribe(Box::new(move |batch| {
@@ -194,6 +197,14 @@ impl Tiles {
             }
         }
         tracing::info!(seconds = started.elapsed().as_secs_f64(), "tile geometry ready for every zoom");
+        self.warm.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the region polygons of every zoom are prepared ([`Tiles::warm_up`], in
+    /// the background after start-up): until then, tiles take longer and the cores are
+    /// busy.
+    pub fn warm(&self) -> bool {
+        self.warm.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A tile of `source` at `coord` (whose zoom the caller has checked against the
@@ -403,8 +414,10 @@ impl Tiles {
         }
     }
 
-    /// Recomputes the cluster hulls in the background, at most every
-    /// [`CLUSTER_PERIOD`], and drops the tiles of the hulls that changed.
+    /// Recomputes the cluster hulls (and the emerging hot spot classes) in the
+    /// background, at most every [`CLUSTER_PERIOD`], and drops the tiles of the hulls
+    /// that changed. The computations run at a lower priority ([`crate::sync::in_background`]):
+    /// on a busy server they take the time left by requests and writes.
     fn schedule_clusters(self: &Arc<Self>) {
         {
             let mut state = lock(&self.clusters);
@@ -418,12 +431,12 @@ impl Tiles {
         std::thread::spawn(move || loop {
             let started = Instant::now();
             // Only the copying of the points holds the engine's lock, not the clustering
-            // (writers would wait for it).
+            // (writers would wait for it), which runs at a lower priority than requests.
             let input = {
                 let engine = read(&tiles.engine);
                 view::ClusterInput::of(&engine, engine.current().window)
             };
-            let hulls = input.clusters();
+            let hulls = crate::sync::in_background(|| input.clusters());
             let changed = lock(&tiles.views).set_clusters(hulls);
             if !changed.is_empty() {
                 let stale = |coord: TileCoord, window: Option<u32>| {
