@@ -198,8 +198,14 @@ pub async fn follow_changes<F>(
         });
     }
     let mut first = true;
-    let follow =
-        Follow { pool: &pool, engine: &engine, tiles: &tiles, seen: notifier.seen(), on_incident: &*on_incident, announce };
+    let follow = Follow {
+        pool: &pool,
+        engine: &engine,
+        tiles: &tiles,
+        seen: notifier.seen(),
+        on_incident: &*on_incident,
+        announce,
+    };
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
@@ -333,7 +339,13 @@ impl<F: Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync> Follow<'_, F> {
         }
         let mut once = std::collections::HashSet::with_capacity(ids.len());
         ids.retain(|id| once.insert(*id));
-        if let Some(followed) = queue_incidents(self.pool, self.engine, self.tiles, &ids, committed.map(instant_of)).await {
+        self.queue(&ids, committed.map(instant_of)).await;
+    }
+
+    /// Queues the incidents `ids` (see [`queue_incidents`]) for the announcer to tell of
+    /// once their batch is done.
+    async fn queue(&self, ids: &[i64], committed: Option<std::time::Instant>) {
+        if let Some(followed) = queue_incidents(self.pool, self.engine, self.tiles, ids, committed).await {
             let _ = self.announce.send(followed);
         }
     }
@@ -360,9 +372,7 @@ impl<F: Fn(i64, [Option<RegionCode>; 3], bool) + Send + Sync> Follow<'_, F> {
             } else {
                 let ids: Vec<i64> = missed.iter().map(|(id, _, _)| *id).collect();
                 let oldest = missed.iter().map(|(_, _, at)| *at).min().map(instant_of);
-                if let Some(followed) = queue_incidents(self.pool, self.engine, self.tiles, &ids, oldest).await {
-                    let _ = self.announce.send(followed);
-                }
+                self.queue(&ids, oldest).await;
             }
             for (id, version, _) in missed {
                 self.seen.note(*id, *version);

@@ -367,7 +367,8 @@ async fn login_limits_are_shared_checked_before_the_password_and_do_not_lock_the
     let at_home = Api::from_address(&a.base, address(4));
     assert_eq!(attempt(&at_home, owner, PASSWORD).await, 200, "the owner logs in at home");
     let stranger = Api::from_address(&b.base, address(5));
-    let tries: Vec<u16> = futures::future::join_all((0..6).map(|_| attempt(&stranger, owner, "salah-kata-sandi"))).await;
+    let tries: Vec<u16> =
+        futures::future::join_all((0..6).map(|_| attempt(&stranger, owner, "salah-kata-sandi"))).await;
     assert!(tries.contains(&429), "the stranger is slowed down: {tries:?}");
     assert_eq!(attempt(&stranger, owner, PASSWORD).await, 429, "the name is locked for the stranger");
     for api in [&at_home, &Api::from_address(&b.base, address(4))] {

@@ -208,7 +208,12 @@ mod tests {
     #[test]
     fn notices_list_each_change_once_and_read_back() {
         let sent = payloads(
-            vec![(change(7, 1), at(5000)), (change(3, 2), at(4000)), (change(7, 2), at(6000)), (change(12, 1), at(7000))],
+            vec![
+                (change(7, 1), at(5000)),
+                (change(3, 2), at(4000)),
+                (change(7, 2), at(6000)),
+                (change(12, 1), at(7000)),
+            ],
             0xab,
         );
         assert_eq!(sent, ["incident:3.2,7.2,12.1:ab:4000"]);
@@ -216,7 +221,10 @@ mod tests {
         assert_eq!(notice.changes, [change(3, 2), change(7, 2), change(12, 1)]);
         assert_eq!((notice.instance, notice.committed), (0xab, Some(at(4000))));
         let older = parse("incident:42:ff").expect("an older server's notice");
-        assert_eq!((older.changes, older.instance, older.committed), (vec![Change { id: 42, version: None }], 0xff, None));
+        assert_eq!(
+            (older.changes, older.instance, older.committed),
+            (vec![Change { id: 42, version: None }], 0xff, None)
+        );
         assert_eq!(parse("bulk"), None);
         assert_eq!(parse("incident:x:ff"), None);
         assert_eq!(parse("incident:1.x:ff:0"), None);
