@@ -354,6 +354,32 @@ mod tests {
         assert!(grid::clusters(&points, 0.0, 3).is_none());
     }
 
+    /// The same on points crowded as the benchmark workload crowds them (normal spreads
+    /// around centres, dense at the middle and thinning out, over uniform noise): cells
+    /// of every density side by side, and clusters that join only across cells that do
+    /// not touch.
+    #[test]
+    fn the_grid_finds_the_clusters_of_the_search_on_crowds() {
+        let mut rng = Xorshift(0x0bad_cafe_f00d_0042);
+        let mut points = Vec::new();
+        for _ in 0..10 {
+            let (lon, lat) = (100.0 + 30.0 * rng.next(), -9.0 + 12.0 * rng.next());
+            for _ in 0..1_500 {
+                // Box-Muller, sigma 0.05 degrees.
+                let (r, angle) = ((-2.0 * (1.0 - rng.next()).ln()).sqrt() * 0.05, std::f64::consts::TAU * rng.next());
+                points.push(Point::new(lon + r * angle.cos(), lat + r * angle.sin()));
+            }
+        }
+        for _ in 0..5_000 {
+            points.push(Point::new(100.0 + 30.0 * rng.next(), -9.0 + 12.0 * rng.next()));
+        }
+        for (eps, min_points) in [(300.0, 4), (1_000.0, 8), (2_500.0, 5), (5_000.0, 20)] {
+            let grid = grid::clusters(&points, eps, min_points).expect("the grid fits Indonesia");
+            assert_eq!(grid, searched_clusters(&points, eps, min_points), "eps {eps} m, min_points {min_points}");
+            assert!(grid.len() >= 5, "eps {eps} m: {} clusters", grid.len());
+        }
+    }
+
     #[test]
     fn distance_agrees_with_haversine() {
         use geo::{Destination, Distance, Haversine};
