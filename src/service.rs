@@ -569,11 +569,12 @@ async fn queue_incidents(
 }
 
 /// Recomputes the default window as time passes (decay, and incidents entering and
-/// leaving the window), dropping the tiles that change.
+/// leaving the window); the tiles it changes are renewed in place
+/// ([`Tiles::change_in_place`]).
 pub fn refresh(tiles: &Arc<Tiles>) {
-    tiles.change(|engine| {
+    tiles.change_in_place(|engine| {
         let before = engine.current().window;
         engine.refresh(Utc::now().timestamp());
-        ((), IncidentChange::window_moved(engine.incidents(), before, engine.current().window))
+        IncidentChange::window_moved(engine.incidents(), before, engine.current().window)
     });
 }

@@ -33,6 +33,9 @@ struct Pending {
     opened: Option<Instant>,
     /// When the last batch was taken up.
     last_sync: Option<Instant>,
+    /// Whether every change of the batch now gathering was made with
+    /// [`Batches::change_in_place`].
+    in_place: bool,
     lag: Lag,
 }
 
@@ -75,8 +78,9 @@ pub type LevelListener = Box<dyn Fn(&Engine, &[(RegionId, RiskLevel, RiskLevel)]
 const SYNC_PERIOD: Duration = Duration::from_millis(40);
 
 /// Does the bookkeeping of a batch: told what the batch's changes did to incidents,
+/// and whether every one of them was made in place ([`Batches::change_in_place`]),
 /// with no lock of the engine held.
-pub type Subscriber = Box<dyn Fn(&[IncidentChange]) + Send + Sync>;
+pub type Subscriber = Box<dyn Fn(&[IncidentChange], bool) + Send + Sync>;
 
 /// The batches of engine changes.
 pub struct Batches {
@@ -117,8 +121,17 @@ impl Batches {
     /// that bookkeeping and which it drops is not cached.
     pub fn change<T>(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> (T, IncidentChange)) -> T {
         let (out, incidents) = change(&mut write(&self.engine));
-        self.join_batch(None, |pending| pending.changes.get_or_insert_with(Vec::new).push(incidents));
+        self.join_batch(None, false, |pending| pending.changes.get_or_insert_with(Vec::new).push(incidents));
         out
+    }
+
+    /// As [`Batches::change`], for a change no one waits to see at once (the minutely
+    /// recomputation of the window as time passes): when its batch holds no other kind
+    /// of change, the subscriber is told so, and may keep serving the tiles it changes
+    /// until their new versions are made.
+    pub fn change_in_place(self: &Arc<Self>, change: impl FnOnce(&mut Engine) -> IncidentChange) {
+        let incidents = change(&mut write(&self.engine));
+        self.join_batch(None, true, |pending| pending.changes.get_or_insert_with(Vec::new).push(incidents));
     }
 
     /// Queues a change of the engine to be made with the next batch of bookkeeping,
@@ -126,13 +139,13 @@ impl Batches {
     /// writes would otherwise each wait for the renders holding the engine, and make
     /// every render after them wait too). Returns the batch's number.
     pub fn queue(self: &Arc<Self>, change: Queued) -> u64 {
-        self.join_batch(None, |pending| pending.queued.push(change))
+        self.join_batch(None, false, |pending| pending.queued.push(change))
     }
 
     /// As [`Batches::queue`], for a change committed at `committed` (by another server,
     /// say): the lag is counted from then, so that a backlog of changes to follow shows.
     pub fn queue_since(self: &Arc<Self>, change: Queued, committed: Instant) -> u64 {
-        self.join_batch(Some(committed), |pending| pending.queued.push(change))
+        self.join_batch(Some(committed), false, |pending| pending.queued.push(change))
     }
 
     /// As [`Batches::queue`], then waits until its batch is done: a tile fetched after
@@ -153,10 +166,12 @@ impl Batches {
     /// Adds to the batch now gathering (`add`), opening one when none is: its
     /// bookkeeping is done at once after a quiet spell, under a stream of changes one
     /// [`SYNC_PERIOD`] after the last. Returns the batch's number. The batch's lag
-    /// counts from its first change, or from `since` when that is earlier.
-    fn join_batch(self: &Arc<Self>, since: Option<Instant>, add: impl FnOnce(&mut Pending)) -> u64 {
+    /// counts from its first change, or from `since` when that is earlier. `in_place`:
+    /// whether the change is one of [`Batches::change_in_place`].
+    fn join_batch(self: &Arc<Self>, since: Option<Instant>, in_place: bool, add: impl FnOnce(&mut Pending)) -> u64 {
         let mut pending = lock(&self.pending);
         let open = pending.changes.is_some() || !pending.queued.is_empty();
+        pending.in_place = in_place && (pending.in_place || !open);
         add(&mut pending);
         if let (true, Some(since), Some(opened)) = (open, since, pending.opened) {
             pending.opened = Some(opened.min(since));
@@ -181,14 +196,15 @@ impl Batches {
         // waits for the engine's lock must not make its changes first, nor mark the
         // earlier batch's writes done.
         let _one_at_a_time = lock(&self.syncing);
-        let (mut batch, queued, number, opened) = {
+        let (mut batch, queued, number, opened, in_place) = {
             let mut pending = lock(&self.pending);
             let (made, queued) = (pending.changes.take(), std::mem::take(&mut pending.queued));
             if made.is_none() && queued.is_empty() {
                 return;
             }
             pending.last_sync = Some(Instant::now());
-            (made.unwrap_or_default(), queued, pending.batch, pending.opened.take())
+            let in_place = std::mem::take(&mut pending.in_place);
+            (made.unwrap_or_default(), queued, pending.batch, pending.opened.take(), in_place)
         };
         // Whatever happens below (a panic included), the batch's writers are released.
         let _release = Release { batches: self, number };
@@ -203,7 +219,7 @@ impl Batches {
             }
         }
         if let Some(subscriber) = self.subscriber.get() {
-            subscriber(&batch);
+            subscriber(&batch, in_place);
         }
         self.synced.fetch_add(1, Ordering::AcqRel);
         let mut pending = lock(&self.pending);

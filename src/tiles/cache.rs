@@ -387,6 +387,11 @@ impl<K: Copy + Eq + std::hash::Hash, V: Weighed> Cache<K, V> {
         }
     }
 
+    /// The keys held for which `which` says so.
+    pub fn keys(&self, mut which: impl FnMut(&K) -> bool) -> std::collections::HashSet<K> {
+        self.read().entries.keys().filter(|k| which(k)).copied().collect()
+    }
+
     /// Drops every tile for which `stale` says so, and every render in progress of
     /// one; returns how many tiles.
     pub fn invalidate(&self, mut stale: impl FnMut(&K) -> bool) -> usize {

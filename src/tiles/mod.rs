@@ -151,9 +151,9 @@ impl Tiles {
             warm: std::sync::atomic::AtomicBool::new(false),
         });
         let subscriber = Arc::downgrade(&tiles);
-        batches.subscribe(Box::new(move |batch| {
+        batches.subscribe(Box::new(move |batch, in_place| {
             if let Some(tiles) = subscriber.upgrade() {
-                tiles.after_batch(batch);
+                tiles.after_batch(batch, in_place);
             }
         }));
         tiles
@@ -281,6 +281,46 @@ impl Tiles {
         Ok(tile)
     }
 
+    /// Renders a kept tile of the default window again and puts it in the place of
+    /// the one served meanwhile (unless a change dropped it in between). Its incident
+    /// layer is taken as kept: when it is not (evicted), the tile is dropped instead,
+    /// for its next request to render with the caller's scope.
+    fn renew(&self, key: TileKey) {
+        let token = self.cache.begin(key);
+        let mut parts: Vec<Arc<LayerPart>> = Vec::new();
+        for layer in key.source.layers_at(key.coord.z) {
+            let scope = if layer == Layer::Incidents { key.scope } else { 0 };
+            let layer_key = LayerKey { layer, coord: key.coord, window: None, scope };
+            if let Some(part) = self.layers.get(&layer_key) {
+                parts.push(part);
+                continue;
+            }
+            if layer == Layer::Incidents {
+                self.cache.invalidate(|k| *k == key);
+                return;
+            }
+            let layer_token = self.layers.begin(layer_key);
+            let engine = read(&self.engine);
+            let view = lock(&self.views).view(&engine, None);
+            // Not an incident layer: the scope is not read.
+            match render::render_layer(self, &engine, &view, &Scope::Nothing, layer, key.coord) {
+                Ok(bytes) => {
+                    let part = Arc::new(LayerPart::new(bytes));
+                    self.layers.finish(layer_key, layer_token, Arc::clone(&part));
+                    parts.push(part);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, coord = ?key.coord, "a tile could not be renewed; dropped");
+                    drop(engine);
+                    self.cache.invalidate(|k| *k == key);
+                    return;
+                }
+            }
+        }
+        let parts: Vec<&LayerPart> = parts.iter().map(Arc::as_ref).collect();
+        self.cache.finish(key, token, Arc::new(EncodedTile::of_parts(&parts)));
+    }
+
     /// The regions of `level` clipped to the tile at `coord`, made by `make` unless
     /// kept. At most [`MAX_CLIPPED_BYTES`] are kept (all are dropped when a new
     /// one would pass it: they are remade on demand).
@@ -319,6 +359,17 @@ impl Tiles {
         self.batches.change(change)
     }
 
+    /// As [`Tiles::change`], for the minutely recomputation of the window as time
+    /// passes (decay; incidents leaving the window), which no one waits to see at
+    /// once: the cached tiles of the default window whose region or hotspot layers it
+    /// changes are not dropped but kept serving until their new versions, made on a
+    /// thread of its own, take their place; so a map at national zoom, all of whose
+    /// tiles such a pass changes, never waits for their render. A batch that also
+    /// holds a write drops them as any change does (see [`Batches::change_in_place`]).
+    pub fn change_in_place(&self, change: impl FnOnce(&mut Engine) -> IncidentChange) {
+        self.batches.change_in_place(change);
+    }
+
     /// Queues a change of the engine to be made with the next batch; returns the
     /// batch's number (see [`Batches::queue`]).
     pub fn queue(&self, change: Queued) -> u64 {
@@ -354,8 +405,9 @@ impl Tiles {
 
     /// The bookkeeping of a batch of changes: figures and Gi* brought up to date, the
     /// listener told of level changes, and exactly the cached tiles whose content
-    /// changed dropped.
-    fn after_batch(self: &Arc<Self>, batch: &[IncidentChange]) {
+    /// changed dropped; or, for a batch made only in place ([`Tiles::change_in_place`]),
+    /// those of the default window whose incidents did not change renewed instead.
+    fn after_batch(self: &Arc<Self>, batch: &[IncidentChange], in_place: bool) {
         let engine = read(&self.engine);
         let changes = lock(&self.views).update(&engine);
         let boxes = |ids: &[RegionId]| {
@@ -396,19 +448,38 @@ impl Tiles {
                 Layer::HotspotClusters => false,
             }
         };
+        let stale_tile =
+            |key: &TileKey| key.source.layers_at(key.coord.z).into_iter().any(|l| stale(l, key.coord, key.window));
+        // Kept and renewed: tiles of the default window whose incident layer is as it
+        // was (a renewal cannot make another caller's incident layer).
+        let renew: std::collections::HashSet<TileKey> = if in_place {
+            self.cache.keys(|key| {
+                let incidents_changed = key.source.has_incidents() && stale(Layer::Incidents, key.coord, None);
+                key.window.is_none() && !incidents_changed && stale_tile(key)
+            })
+        } else {
+            Default::default()
+        };
         // Layers first: a tile assembled after its own invalidation then finds none of
         // the stale layers.
         self.layers.invalidate(|key| stale(key.layer, key.coord, key.window));
-        let dropped = self
-            .cache
-            .invalidate(|key| key.source.layers_at(key.coord.z).into_iter().any(|l| stale(l, key.coord, key.window)));
+        let dropped = self.cache.invalidate(|key| stale_tile(key) && !renew.contains(key));
         tracing::debug!(
             changes = batch.len(),
             regions = changes.regions.len(),
             hotspots = changes.hotspots.len(),
             dropped,
+            renewed = renew.len(),
             "tiles invalidated after changes"
         );
+        if !renew.is_empty() {
+            let tiles = Arc::clone(self);
+            std::thread::spawn(move || {
+                for key in renew {
+                    tiles.renew(key);
+                }
+            });
+        }
         if batch.iter().any(|c| !matches!(c, IncidentChange::None)) {
             self.schedule_clusters();
         }
@@ -477,5 +548,134 @@ pub fn scope_key(scope: &Scope) -> u64 {
         Scope::Nothing => 0,
         Scope::Everything => u64::MAX,
         Scope::Within(code) => code.feature_id(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use geo::{polygon, MultiPolygon, Point};
+
+    use super::*;
+    use crate::engine::risk::{RiskModel, DAY};
+    use crate::engine::store::Incident;
+    use crate::incident::{Category, Severity, Status};
+    use crate::region::RegionShape;
+
+    const NOW: i64 = 1_795_000_000;
+
+    fn index() -> RegionIndex {
+        let shape = |code: &str, level, x0: f64, x1: f64| RegionShape {
+            code: code.parse().expect("code"),
+            name: code.to_owned(),
+            level,
+            geometry: MultiPolygon::new(vec![
+                polygon![(x: x0, y: 0.0), (x: x1, y: 0.0), (x: x1, y: 1.0), (x: x0, y: 1.0), (x: x0, y: 0.0)],
+            ]),
+            label_point: Point::new((x0 + x1) / 2.0, 0.5),
+        };
+        use RegionLevel::*;
+        RegionIndex::new(vec![
+            shape("71", Provinsi, 120.0, 122.0),
+            shape("71.01", KabupatenKota, 120.0, 121.0),
+            shape("71.01.01", Kecamatan, 120.0, 121.0),
+            shape("71.02", KabupatenKota, 121.0, 122.0),
+            shape("71.02.01", Kecamatan, 121.0, 122.0),
+        ])
+    }
+
+    /// A tile service over two regencies, with severe incidents of ten days ago in one.
+    fn service() -> Arc<Tiles> {
+        let index = index();
+        let incidents: Vec<Incident> = (0..6)
+            .map(|id| {
+                let location = Point::new(120.2 + 0.1 * id as f64, 0.5);
+                Incident {
+                    id,
+                    occurred_at: NOW - 10 * DAY,
+                    category: Category::ALL[0],
+                    severity: Severity::new(5).expect("1..5"),
+                    status: Status::ALL[1],
+                    assignment: index.assign_point(location).expect("assigned"),
+                    location,
+                    shape: None,
+                    touched: Box::new([]),
+                }
+            })
+            .collect();
+        let mut engine = Engine::new(index, RiskModel::default(), NOW);
+        incidents.into_iter().for_each(|i| engine.upsert(i));
+        Tiles::new(Arc::new(RwLock::new(engine)), TileConfig::default())
+    }
+
+    /// Moves the default window 100 days on (the incidents leave it), as the minutely
+    /// refresh does, in place or as an ordinary change; waits for its batch.
+    fn move_window(tiles: &Tiles, in_place: bool) {
+        let synced = tiles.synced();
+        let moved = |engine: &mut Engine| {
+            let before = engine.current().window;
+            engine.refresh(NOW + 100 * DAY);
+            IncidentChange::window_moved(engine.incidents(), before, engine.current().window)
+        };
+        if in_place {
+            tiles.change_in_place(moved);
+        } else {
+            tiles.change(|engine| ((), moved(engine)));
+        }
+        while tiles.synced() == synced {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The minutely refresh never leaves a region tile of the default window out of the
+    /// cache: the old version is served until the new one takes its place. A tile with
+    /// incidents that left the window is dropped (renewing it would need the caller's
+    /// scope), and an ordinary change drops both.
+    #[test]
+    fn the_refresh_renews_region_tiles_in_place() {
+        let coord = TileCoord::new(5, 26, 15).expect("tile over the regions");
+        let scope = Scope::Everything;
+        for in_place in [true, false] {
+            let tiles = service();
+            let regions = tiles.tile(Source::KabupatenKota, coord, None, &scope).expect("rendered");
+            let composite = tiles.tile(Source::Sipks, coord, None, &scope).expect("rendered");
+            assert!(!regions.bytes.is_empty() && !composite.bytes.is_empty());
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let watching = std::thread::scope(|s| {
+                let watcher = s.spawn(|| {
+                    let mut missing = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        missing += usize::from(tiles.find_cached(Source::KabupatenKota, coord, None, &scope).is_none());
+                    }
+                    missing
+                });
+                move_window(&tiles, in_place);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let renewed = loop {
+                    match tiles.find_cached(Source::KabupatenKota, coord, None, &scope) {
+                        Some(tile) if tile.tag(false) != regions.tag(false) => break Some(tile),
+                        _ if Instant::now() > deadline || !in_place => break None,
+                        _ => std::thread::sleep(Duration::from_millis(1)),
+                    }
+                };
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                (renewed, watcher.join().expect("watcher"))
+            });
+            let composite_after = tiles.find_cached(Source::Sipks, coord, None, &scope);
+            if in_place {
+                let (renewed, missing) = watching;
+                assert_eq!(missing, 0, "the regency tile was out of the cache {missing} times");
+                let renewed = renewed.expect("the regency tile renewed within 10 s");
+                // Rendered afresh, it is the tile a request would now get.
+                tiles.cache.invalidate(|_| true);
+                tiles.layers.invalidate(|_| true);
+                let fresh = tiles.tile(Source::KabupatenKota, coord, None, &scope).expect("rendered");
+                assert_eq!(renewed.bytes, fresh.bytes, "the renewed tile shows the moved window");
+                assert!(composite_after.is_none(), "the composite tile's incidents left the window: dropped");
+            } else {
+                assert!(watching.0.is_none());
+                assert!(tiles.find_cached(Source::KabupatenKota, coord, None, &scope).is_none(), "dropped");
+                assert!(composite_after.is_none(), "dropped");
+            }
+        }
     }
 }
