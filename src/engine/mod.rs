@@ -10,6 +10,8 @@ pub mod normal;
 pub mod regions;
 pub mod risk;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod trend;
 
 use std::collections::HashMap;
@@ -471,36 +473,13 @@ pub fn day_string(t: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use geo::{polygon, MultiPolygon, Point};
+    use geo::Point;
 
     use super::regions::RegionIndex;
     use super::store::{Incident, Window};
+    use super::testing::index;
     use super::*;
     use crate::incident::{Category, Severity, Status};
-    use crate::region::RegionShape;
-
-    fn shape(code: &str, level: RegionLevel, x0: f64, x1: f64) -> RegionShape {
-        RegionShape {
-            code: code.parse().expect("code"),
-            name: code.to_owned(),
-            level,
-            geometry: MultiPolygon::new(vec![
-                polygon![(x: x0, y: 0.0), (x: x1, y: 0.0), (x: x1, y: 1.0), (x: x0, y: 1.0), (x: x0, y: 0.0)],
-            ]),
-            label_point: Point::new((x0 + x1) / 2.0, 0.5),
-        }
-    }
-
-    fn index() -> RegionIndex {
-        use RegionLevel::*;
-        RegionIndex::new(vec![
-            shape("71", Provinsi, 120.0, 122.0),
-            shape("71.01", KabupatenKota, 120.0, 121.0),
-            shape("71.01.01", Kecamatan, 120.0, 121.0),
-            shape("71.02", KabupatenKota, 121.0, 122.0),
-            shape("71.02.01", Kecamatan, 121.0, 122.0),
-        ])
-    }
 
     const NOW: i64 = 1_795_000_000;
 

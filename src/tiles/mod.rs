@@ -553,35 +553,15 @@ pub fn scope_key(scope: &Scope) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use geo::{polygon, MultiPolygon, Point};
+    use geo::Point;
 
     use super::*;
     use crate::engine::risk::{RiskModel, DAY};
     use crate::engine::store::Incident;
+    use crate::engine::testing::index;
     use crate::incident::{Category, Severity, Status};
-    use crate::region::RegionShape;
 
     const NOW: i64 = 1_795_000_000;
-
-    fn index() -> RegionIndex {
-        let shape = |code: &str, level, x0: f64, x1: f64| RegionShape {
-            code: code.parse().expect("code"),
-            name: code.to_owned(),
-            level,
-            geometry: MultiPolygon::new(vec![
-                polygon![(x: x0, y: 0.0), (x: x1, y: 0.0), (x: x1, y: 1.0), (x: x0, y: 1.0), (x: x0, y: 0.0)],
-            ]),
-            label_point: Point::new((x0 + x1) / 2.0, 0.5),
-        };
-        use RegionLevel::*;
-        RegionIndex::new(vec![
-            shape("71", Provinsi, 120.0, 122.0),
-            shape("71.01", KabupatenKota, 120.0, 121.0),
-            shape("71.01.01", Kecamatan, 120.0, 121.0),
-            shape("71.02", KabupatenKota, 121.0, 122.0),
-            shape("71.02.01", Kecamatan, 121.0, 122.0),
-        ])
-    }
 
     /// A tile service over two regencies, with severe incidents of ten days ago in one.
     fn service() -> Arc<Tiles> {
