@@ -112,6 +112,40 @@ async fn incidents_drive_risk_levels_explanations_and_hotspots() {
     assert_eq!(history[0]["level"], "hijau", "a month ago, before the clashes");
     assert_eq!(history[29]["level"], "merah");
 
+    // `at`: the map as it stood on a day (issue 20). Ten days ago (a date: that whole
+    // day, up to the next midnight WIB) the clashes of two days ago had not happened.
+    let wib = chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7");
+    let today = Utc::now().with_timezone(&wib).date_naive();
+    let before = today - chrono::Duration::days(10);
+    let (status, then) = server.get(&format!("/api/risk?level=kabupaten_kota&at={before}")).await;
+    assert_eq!(status, 200, "{then}");
+    assert_eq!(region(&then, "73.71")["risk_level"], "hijau", "{}", region(&then, "73.71"));
+    assert_eq!(region(&then, "73.71")["counts"]["total"], 0);
+    let end = (before + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight");
+    let end = end.and_local_timezone(wib).single().expect("WIB").with_timezone(&Utc);
+    let as_of: chrono::DateTime<Utc> = then["window"]["as_of"].as_str().expect("as_of").parse().expect("time");
+    assert_eq!(as_of, end, "a date ends at the next midnight WIB");
+    let (_, today_risk) = server.get(&format!("/api/risk?level=kabupaten_kota&at={today}")).await;
+    assert_eq!(region(&today_risk, "73.71")["risk_level"], "merah", "today, up to now");
+    assert_eq!(region(&today_risk, "73.71")["counts"]["total"], 12);
+    let (status, explained_then) = server.get(&format!("/api/regions/73.71/risk?at={before}&history_days=5")).await;
+    assert_eq!(status, 200, "{explained_then}");
+    assert_eq!(explained_then["risk_level"], "hijau");
+    assert_eq!(explained_then["window"]["as_of"], then["window"]["as_of"]);
+    let history_then = explained_then["history"].as_array().expect("history");
+    assert_eq!(history_then.len(), 5);
+    assert!(history_then.iter().all(|day| day["level"] == "hijau"), "{history_then:?}");
+    let tomorrow = today + chrono::Duration::days(1);
+    for bad in [
+        format!("/api/risk?at={tomorrow}"),
+        "/api/risk?at=kemarin".into(),
+        format!("/api/regions/73.71/risk?at={tomorrow}"),
+    ] {
+        let (status, problem) = server.get(&bad).await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+        assert_eq!(problem["parameter"], "at", "{bad}: {problem}");
+    }
+
     // A bulk load while the server runs reaches it without a restart.
     let more = dir.path().join("aceh.csv");
     std::fs::write(

@@ -50,7 +50,54 @@ pub(super) fn parse_days(param: &str, value: Option<&str>) -> Result<Option<u32>
 
 /// The window asked for: `days` (default: the model's) ending now.
 pub(super) fn window(engine: &Engine, days: Option<u32>) -> Window {
-    Window { as_of: chrono::Utc::now().timestamp(), days: days.unwrap_or(engine.model().window_days) }
+    window_at(engine, days, None)
+}
+
+/// The window asked for: `days` (default: the model's) ending at `at` (unix seconds;
+/// default now).
+fn window_at(engine: &Engine, days: Option<u32>, at: Option<i64>) -> Window {
+    Window {
+        as_of: at.unwrap_or_else(|| chrono::Utc::now().timestamp()),
+        days: days.unwrap_or(engine.model().window_days),
+    }
+}
+
+/// Western Indonesian Time (WIB, UTC+7), in which a date given as `at` ends.
+const WIB: chrono::FixedOffset = match chrono::FixedOffset::east_opt(7 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+7 is a valid offset"),
+};
+
+/// Parses `at`, the end of the window: an RFC 3339 time, or a date `YYYY-MM-DD`, which
+/// includes that whole day (the window ends at the next midnight WIB, or now for
+/// today). Unix seconds; None when not given. A time to come is refused: the engine
+/// knows only what has been reported.
+pub(super) fn parse_at(value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = |detail: String| ApiError::InvalidParameter { param: "at".into(), detail };
+    let now = chrono::Utc::now();
+    let at = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
+        t.with_timezone(&chrono::Utc)
+    } else {
+        let day = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .map_err(|_| bad(format!("{value:?} is neither an RFC 3339 time nor a date YYYY-MM-DD")))?;
+        let end = day
+            .succ_opt()
+            .and_then(|next| next.and_hms_opt(0, 0, 0))
+            .and_then(|midnight| midnight.and_local_timezone(WIB).single())
+            .ok_or_else(|| bad(format!("{value:?} is out of range")))?
+            .with_timezone(&chrono::Utc);
+        if day > now.with_timezone(&WIB).date_naive() {
+            return Err(bad(format!("{value:?} is a day still to come")));
+        }
+        end.min(now)
+    };
+    if at > now + chrono::Duration::seconds(5) {
+        return Err(bad(format!("{value:?} is a time still to come")));
+    }
+    Ok(Some(at.timestamp()))
 }
 
 pub(super) fn parse_level(value: Option<&str>, default: RegionLevel) -> Result<RegionLevel, ApiError> {
@@ -101,10 +148,15 @@ struct AllQuery {
     /// Level of the regions.
     #[param(value_type = Option<RegionLevel>, inline, default = "kabupaten_kota")]
     level: Option<String>,
-    /// Length of the window in days, ending now; `30d` is read as 30. Default: the risk
-    /// model's `window_days` (90 unless the model file changes it).
+    /// Length of the window in days, ending now (or at `at`); `30d` is read as 30.
+    /// Default: the risk model's `window_days` (90 unless the model file changes it).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     window: Option<String>,
+    /// The end of the window, for the map as it stood then: an RFC 3339 time, or a date
+    /// (that whole day: up to the next midnight WIB). Default: now. Computed from the
+    /// incidents as they are recorded now, with today's risk model.
+    #[param(value_type = Option<String>, example = "2026-11-01")]
+    at: Option<String>,
 }
 
 /// A window of time.
@@ -114,7 +166,7 @@ struct AllQuery {
 struct WindowBody {
     /// Length in days.
     days: u32,
-    /// End of the window (now), RFC 3339.
+    /// End of the window (now, or the `at` asked for), RFC 3339.
     #[schema(format = DateTime)]
     as_of: String,
 }
@@ -315,7 +367,7 @@ struct ModelBody {
 /// Risk levels of every region of a level
 ///
 /// Every region of a level with its risk level (hijau, kuning, merah), score and
-/// incident counts for a window of days ending now.
+/// incident counts for a window of days ending now, or at `at` (the map as it stood then).
 #[utoipa::path(
     get,
     path = "/api/risk",
@@ -324,7 +376,7 @@ struct ModelBody {
     params(AllQuery),
     responses(
         (status = 200, description = "Every region of the level.", body = RiskOfLevel),
-        (status = 400, description = "Malformed `level` or `window`, or an unknown query parameter.",
+        (status = 400, description = "Malformed `level`, `window` or `at` (or `at` still to come), or an unknown query parameter.",
             body = Problem, content_type = PROBLEM_JSON),
         ComputeFailure,
     )
@@ -336,13 +388,15 @@ async fn all(
 ) -> Result<Response, ApiError> {
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
+    let at = parse_at(q.at.as_deref())?;
     let gzip = accepts_gzip(&headers);
     // Every write answered before this request is in every answer whose computation
     // began at this batch count or a later one.
     // Another window means a pass over every incident; serialising and compressing
     // 514 regencies take a few milliseconds: off the request threads.
     let answer =
-        kept_answer(state, |s| &s.risk, (level, days), |s, (level, days)| risk_of_level(s, level, days)).await?;
+        kept_answer(state, |s| &s.risk, (level, days, at), |s, (level, days, at)| risk_of_level(s, level, days, at))
+            .await?;
     Ok(answer.response(gzip))
 }
 
@@ -398,7 +452,7 @@ impl RiskAnswer {
 /// write acknowledged before it; answers are computed one at a time, so that the
 /// requests that arrive together after a write share one computation instead of each
 /// making their own.
-pub struct RiskCache<K = (RegionLevel, Option<u32>)> {
+pub struct RiskCache<K = (RegionLevel, Option<u32>, Option<i64>)> {
     entries: Mutex<HashMap<K, (u64, Instant, Arc<RiskAnswer>)>>,
     computing: Mutex<()>,
 }
@@ -458,8 +512,8 @@ impl<K: std::hash::Hash + Eq> RiskCache<K> {
 }
 
 /// Every region of `level` with its risk in the window of `days` (the model's by
-/// default), as the JSON of `/api/risk`.
-fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Vec<u8> {
+/// default) ending at `at` (default now), as the JSON of `/api/risk`.
+fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>, at: Option<i64>) -> Vec<u8> {
     #[derive(Serialize)]
     struct Row<'a> {
         kode: &'a RegionCode,
@@ -476,9 +530,10 @@ fn risk_of_level(state: &AppState, level: RegionLevel, days: Option<u32>) -> Vec
         regions: Vec<Row<'a>>,
     }
     let engine = state.read();
-    let window = window(&engine, days);
+    let window = window_at(&engine, days, at);
     let fresh;
-    let snapshot = if window.days == engine.current().window.days && window.as_of - engine.current().window.as_of < 60 {
+    let current = engine.current().window;
+    let snapshot = if window.days == current.days && (window.as_of - current.as_of).abs() < 60 {
         engine.current()
     } else {
         fresh = engine.snapshot(window);
@@ -520,6 +575,10 @@ struct OneQuery {
     /// Number of days of level history; `30d` is read as 30.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     history_days: Option<String>,
+    /// The end of the window and of the history: an RFC 3339 time, or a date (that
+    /// whole day: up to the next midnight WIB). Default: now.
+    #[param(value_type = Option<String>, example = "2026-11-01")]
+    at: Option<String>,
 }
 
 /// A region's risk, explained, with its history
@@ -542,7 +601,8 @@ struct OneQuery {
     ),
     responses(
         (status = 200, description = "The region's risk.", body = RegionRiskDetail),
-        (status = 400, description = "Malformed code, `window` or `history_days`, or an unknown query parameter.",
+        (status = 400, description = "Malformed code, `window`, `history_days` or `at` (or `at` still to come), or \
+            an unknown query parameter.",
             body = Problem, content_type = PROBLEM_JSON),
         (status = 401, description = "A token that is unknown, expired or revoked.", body = Problem,
             content_type = PROBLEM_JSON),
@@ -562,10 +622,11 @@ async fn one(
     })?;
     let days = parse_days("window", q.window.as_deref())?;
     let history_days = parse_days("history_days", q.history_days.as_deref())?.unwrap_or(90);
+    let at = parse_at(q.at.as_deref())?;
     let body = tokio::task::spawn_blocking(move || {
         let engine = state.read();
         let id = engine.index().id(&code).ok_or_else(|| ApiError::RegionNotFound(code.clone()))?;
-        let window = window(&engine, days);
+        let window = window_at(&engine, days, at);
         let explanation = engine.explain(id, window);
         let history = engine.history(id, history_days, window.as_of);
         let region = engine.index().region(id);
