@@ -100,11 +100,11 @@ impl Inner {
         }
         let source = Source::parse(name)?;
         let coord = tiles::tile_coord(source, z, x, y).ok()?;
-        let window = match request.uri().query() {
-            None => None,
+        let (window, at) = match request.uri().query() {
+            None => (None, None),
             Some(query) => {
                 let query: TileQuery = extract::parse_query(query).ok()?;
-                risk::parse_days("window", query.window.as_deref()).ok()?
+                (risk::parse_days("window", query.window.as_deref()).ok()?, risk::parse_at(query.at.as_deref()).ok()?)
             }
         };
         let headers = request.headers();
@@ -114,7 +114,7 @@ impl Inner {
             return None;
         }
         let gzip = accepts_gzip(headers);
-        let tile = self.tiles.find_cached(source, coord, window, &Scope::Nothing)?;
+        let tile = self.tiles.find_cached(source, coord, window, at, &Scope::Nothing)?;
         if gzip && !tile.has_gzip() {
             return None;
         }

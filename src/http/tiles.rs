@@ -229,6 +229,11 @@ pub(super) struct TileQuery {
     /// model's `window_days` (90 unless the model file changes it).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 3660, default = 90, example = 30)]
     pub(super) window: Option<String>,
+    /// The end of the window, for the map as it stood then (the time slider): an
+    /// RFC 3339 time, or a date (that whole day: up to the next midnight WIB; today is
+    /// now). Default: now.
+    #[param(value_type = Option<String>, example = "2026-11-01")]
+    pub(super) at: Option<String>,
     /// A version token clients may add to refetch after a live change; ignored.
     #[serde(rename = "v")]
     #[param(example = "1")]
@@ -327,7 +332,7 @@ pub(super) fn tile_coord(source: Source, z: &str, x: &str, y: &str) -> Result<Ti
                 ("Vary" = String, description = "`Accept-Encoding`."),
             )),
         (status = 400, description = "z outside the source's zooms, x or y not below 2^z, a coordinate that is \
-            not a whole number, a malformed `window`, or an unknown query parameter.",
+            not a whole number, a malformed `window` or `at` (or `at` still to come), or an unknown query parameter.",
             body = Problem, content_type = PROBLEM_JSON),
         (status = 404, description = "No tile source has this name.", body = Problem, content_type = PROBLEM_JSON),
         (status = 500, description = "Rendering the tile failed (logged).",
@@ -344,13 +349,14 @@ async fn tile(
     let source = source(&name)?;
     let coord = tile_coord(source, &z, &x, &y)?;
     let window = parse_days("window", q.window.as_deref())?;
+    let at = super::risk::parse_at(q.at.as_deref())?;
     let tiles = state.tiles.clone();
     let scope = crate::auth::read_scope(auth.0.as_ref());
     let gzip = accepts_gzip(&headers);
     // A cached tile ready to send is sent from here; rendering, and compressing (a few
     // milliseconds for a low-zoom tile), run off the request threads, so that the
     // other connections of this thread do not wait for them.
-    let found = tiles.find_cached(source, coord, window, &scope);
+    let found = tiles.find_cached(source, coord, window, at, &scope);
     tiles.count_lookup(found.is_some());
     let tile = match found {
         Some(tile) if !gzip || tile.has_gzip() => tile,
@@ -359,7 +365,7 @@ async fn tile(
             tokio::task::spawn_blocking(move || {
                 let tile = match cached {
                     Some(tile) => tile,
-                    None => tiles.tile(source, coord, window, &scope)?,
+                    None => tiles.tile(source, coord, window, at, &scope)?,
                 };
                 if gzip {
                     tile.gzip();

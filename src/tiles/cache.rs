@@ -18,6 +18,8 @@ pub struct TileKey {
     pub coord: TileCoord,
     /// The window in days; `None` for the default window.
     pub window: Option<u32>,
+    /// The window's end (unix seconds); `None`: now.
+    pub at: Option<i64>,
     /// Whose incidents the tile shows (see [`super::scope_key`]); 0 for a source
     /// without incidents.
     pub scope: u64,
@@ -119,6 +121,8 @@ pub struct LayerKey {
     pub coord: TileCoord,
     /// The window in days; `None` for the default window.
     pub window: Option<u32>,
+    /// The window's end (unix seconds); `None`: now.
+    pub at: Option<i64>,
     /// Whose incidents it shows (see [`super::scope_key`]); 0 but for incidents.
     pub scope: u64,
 }
@@ -436,7 +440,7 @@ mod tests {
     use super::*;
 
     fn key(x: u32) -> TileKey {
-        TileKey { source: Source::Provinsi, coord: TileCoord { z: 10, x, y: 0 }, window: None, scope: 0 }
+        TileKey { source: Source::Provinsi, coord: TileCoord { z: 10, x, y: 0 }, window: None, at: None, scope: 0 }
     }
 
     #[test]

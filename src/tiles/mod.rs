@@ -171,9 +171,10 @@ impl Tiles {
         source: Source,
         coord: TileCoord,
         window: Option<u32>,
+        at: Option<i64>,
         scope: &Scope,
     ) -> Option<Arc<EncodedTile>> {
-        self.cache.find(&self.key(source, coord, window, scope))
+        self.cache.find(&self.key(source, coord, window, at, scope))
     }
 
     /// Counts a lookup of [`Tiles::find_cached`]: a hit or a miss of the cache.
@@ -181,9 +182,11 @@ impl Tiles {
         self.cache.count(hit);
     }
 
-    fn key(&self, source: Source, coord: TileCoord, window: Option<u32>, scope: &Scope) -> TileKey {
+    fn key(&self, source: Source, coord: TileCoord, window: Option<u32>, at: Option<i64>, scope: &Scope) -> TileKey {
         let window = window.filter(|&d| d != self.default_days);
-        TileKey { source, coord, window, scope: if source.has_incidents() { scope_key(scope) } else { 0 } }
+        // An end within the last minute is now: the current map.
+        let at = at.filter(|&t| t < chrono::Utc::now().timestamp() - 60);
+        TileKey { source, coord, window, at, scope: if source.has_incidents() { scope_key(scope) } else { 0 } }
     }
 
     /// Prepares the region polygons of every zoom (otherwise made on first use) and
@@ -215,9 +218,10 @@ impl Tiles {
         source: Source,
         coord: TileCoord,
         window: Option<u32>,
+        at: Option<i64>,
         scope: &Scope,
     ) -> Result<Arc<EncodedTile>, TileError> {
-        let key = self.key(source, coord, window, scope);
+        let key = self.key(source, coord, window, at, scope);
         let window = key.window;
         // Counted by `cached`, which the server asks first.
         if let Some(tile) = self.cache.peek(&key) {
@@ -258,13 +262,13 @@ impl Tiles {
             .into_iter()
             .map(|layer| {
                 let scope = if layer == Layer::Incidents { scope_key(scope) } else { 0 };
-                let key = LayerKey { layer, coord, window, scope };
+                let key = LayerKey { layer, coord, window, at: key.at, scope };
                 (key, self.layers.get(&key).ok_or_else(|| self.layers.begin(key)))
             })
             .collect();
         if parts.iter().any(|(_, part)| part.is_err()) {
             let engine = read(&self.engine);
-            let view = lock(&self.views).view(&engine, window);
+            let view = lock(&self.views).view(&engine, window, key.at);
             for (key, part) in &mut parts {
                 if let Err(token) = *part {
                     let bytes = render::render_layer(self, &engine, &view, scope, key.layer, coord)
@@ -290,7 +294,7 @@ impl Tiles {
         let mut parts: Vec<Arc<LayerPart>> = Vec::new();
         for layer in key.source.layers_at(key.coord.z) {
             let scope = if layer == Layer::Incidents { key.scope } else { 0 };
-            let layer_key = LayerKey { layer, coord: key.coord, window: None, scope };
+            let layer_key = LayerKey { layer, coord: key.coord, window: None, at: None, scope };
             if let Some(part) = self.layers.get(&layer_key) {
                 parts.push(part);
                 continue;
@@ -301,7 +305,7 @@ impl Tiles {
             }
             let layer_token = self.layers.begin(layer_key);
             let engine = read(&self.engine);
-            let view = lock(&self.views).view(&engine, None);
+            let view = lock(&self.views).view(&engine, None, None);
             // Not an incident layer: the scope is not read.
             match render::render_layer(self, &engine, &view, &Scope::Nothing, layer, key.coord) {
                 Ok(bytes) => {
@@ -434,8 +438,9 @@ impl Tiles {
             })
             .copied()
             .collect();
-        let stale = |layer: Layer, coord: TileCoord, window: Option<u32>| {
-            if window.is_some() {
+        // Tiles of another window, or of one ending earlier, are all dropped.
+        let stale = |layer: Layer, coord: TileCoord, window: Option<u32>, at: Option<i64>| {
+            if window.is_some() || at.is_some() {
                 return true;
             }
             let z = coord.z;
@@ -448,21 +453,22 @@ impl Tiles {
                 Layer::HotspotClusters => false,
             }
         };
-        let stale_tile =
-            |key: &TileKey| key.source.layers_at(key.coord.z).into_iter().any(|l| stale(l, key.coord, key.window));
+        let stale_tile = |key: &TileKey| {
+            key.source.layers_at(key.coord.z).into_iter().any(|l| stale(l, key.coord, key.window, key.at))
+        };
         // Kept and renewed: tiles of the default window whose incident layer is as it
         // was (a renewal cannot make another caller's incident layer).
         let renew: std::collections::HashSet<TileKey> = if in_place {
             self.cache.keys(|key| {
-                let incidents_changed = key.source.has_incidents() && stale(Layer::Incidents, key.coord, None);
-                key.window.is_none() && !incidents_changed && stale_tile(key)
+                let incidents_changed = key.source.has_incidents() && stale(Layer::Incidents, key.coord, None, None);
+                key.window.is_none() && key.at.is_none() && !incidents_changed && stale_tile(key)
             })
         } else {
             Default::default()
         };
         // Layers first: a tile assembled after its own invalidation then finds none of
         // the stale layers.
-        self.layers.invalidate(|key| stale(key.layer, key.coord, key.window));
+        self.layers.invalidate(|key| stale(key.layer, key.coord, key.window, key.at));
         let dropped = self.cache.invalidate(|key| stale_tile(key) && !renew.contains(key));
         tracing::debug!(
             changes = batch.len(),
@@ -510,13 +516,16 @@ impl Tiles {
             let hulls = crate::sync::in_background(|| input.clusters());
             let changed = lock(&tiles.views).set_clusters(hulls);
             if !changed.is_empty() {
-                let stale = |coord: TileCoord, window: Option<u32>| {
+                let stale = |coord: TileCoord, window: Option<u32>, at: Option<i64>| {
                     let bounds = coord.lonlat_bounds_with(coord::BUFFER);
-                    window.is_some() || changed.iter().any(|a| a.intersects(&bounds))
+                    window.is_some() || at.is_some() || changed.iter().any(|a| a.intersects(&bounds))
                 };
-                tiles.layers.invalidate(|key| key.layer == Layer::HotspotClusters && stale(key.coord, key.window));
+                tiles
+                    .layers
+                    .invalidate(|key| key.layer == Layer::HotspotClusters && stale(key.coord, key.window, key.at));
                 tiles.cache.invalidate(|key| {
-                    key.source.layers_at(key.coord.z).contains(&Layer::HotspotClusters) && stale(key.coord, key.window)
+                    key.source.layers_at(key.coord.z).contains(&Layer::HotspotClusters)
+                        && stale(key.coord, key.window, key.at)
                 });
             }
             tracing::debug!(changed = changed.len(), "cluster hulls recomputed");
@@ -616,22 +625,23 @@ mod tests {
         let scope = Scope::Everything;
         for in_place in [true, false] {
             let tiles = service();
-            let regions = tiles.tile(Source::KabupatenKota, coord, None, &scope).expect("rendered");
-            let composite = tiles.tile(Source::Sipks, coord, None, &scope).expect("rendered");
+            let regions = tiles.tile(Source::KabupatenKota, coord, None, None, &scope).expect("rendered");
+            let composite = tiles.tile(Source::Sipks, coord, None, None, &scope).expect("rendered");
             assert!(!regions.bytes.is_empty() && !composite.bytes.is_empty());
             let stop = std::sync::atomic::AtomicBool::new(false);
             let watching = std::thread::scope(|s| {
                 let watcher = s.spawn(|| {
                     let mut missing = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        missing += usize::from(tiles.find_cached(Source::KabupatenKota, coord, None, &scope).is_none());
+                        missing +=
+                            usize::from(tiles.find_cached(Source::KabupatenKota, coord, None, None, &scope).is_none());
                     }
                     missing
                 });
                 move_window(&tiles, in_place);
                 let deadline = Instant::now() + Duration::from_secs(10);
                 let renewed = loop {
-                    match tiles.find_cached(Source::KabupatenKota, coord, None, &scope) {
+                    match tiles.find_cached(Source::KabupatenKota, coord, None, None, &scope) {
                         Some(tile) if tile.tag(false) != regions.tag(false) => break Some(tile),
                         _ if Instant::now() > deadline || !in_place => break None,
                         _ => std::thread::sleep(Duration::from_millis(1)),
@@ -640,7 +650,7 @@ mod tests {
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 (renewed, watcher.join().expect("watcher"))
             });
-            let composite_after = tiles.find_cached(Source::Sipks, coord, None, &scope);
+            let composite_after = tiles.find_cached(Source::Sipks, coord, None, None, &scope);
             if in_place {
                 let (renewed, missing) = watching;
                 assert_eq!(missing, 0, "the regency tile was out of the cache {missing} times");
@@ -648,12 +658,12 @@ mod tests {
                 // Rendered afresh, it is the tile a request would now get.
                 tiles.cache.invalidate(|_| true);
                 tiles.layers.invalidate(|_| true);
-                let fresh = tiles.tile(Source::KabupatenKota, coord, None, &scope).expect("rendered");
+                let fresh = tiles.tile(Source::KabupatenKota, coord, None, None, &scope).expect("rendered");
                 assert_eq!(renewed.bytes, fresh.bytes, "the renewed tile shows the moved window");
                 assert!(composite_after.is_none(), "the composite tile's incidents left the window: dropped");
             } else {
                 assert!(watching.0.is_none());
-                assert!(tiles.find_cached(Source::KabupatenKota, coord, None, &scope).is_none(), "dropped");
+                assert!(tiles.find_cached(Source::KabupatenKota, coord, None, None, &scope).is_none(), "dropped");
                 assert!(composite_after.is_none(), "dropped");
             }
         }

@@ -199,15 +199,17 @@ impl Views {
         Views { current, attrs, others: Vec::new() }
     }
 
-    /// The view of the default window (`None`) or of another number of days.
-    pub fn view(&mut self, engine: &Engine, days: Option<u32>) -> Arc<View> {
-        let Some(days) = days else {
+    /// The view of the default window (`days` and `at` None) or of another number of
+    /// days, or of a window ending at `at` (unix seconds) instead of now.
+    pub fn view(&mut self, engine: &Engine, days: Option<u32>, at: Option<i64>) -> Arc<View> {
+        if days.is_none() && at.is_none() {
             return Arc::clone(&self.current);
-        };
-        if let Some(v) = self.others.iter().find(|v| v.window.days == days) {
+        }
+        let current = engine.current().window;
+        let window = Window { as_of: at.unwrap_or(current.as_of), days: days.unwrap_or(current.days) };
+        if let Some(v) = self.others.iter().find(|v| v.window == window) {
             return Arc::clone(v);
         }
-        let window = Window { as_of: engine.current().window.as_of, days };
         let snapshot = engine.snapshot(window);
         let gi = gi_all(engine, &snapshot);
         let clusters = Arc::new(Hulls::new(clusters(engine, window)));
