@@ -12,22 +12,8 @@ use sqlx::PgPool;
 /// How often the database is asked while it answers, and while it does not.
 const EVERY_UP: Duration = Duration::from_secs(2);
 const EVERY_DOWN: Duration = Duration::from_millis(500);
-/// How long one check may take before it counts as late.
+/// How long one check may take before the database counts as down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
-/// Late checks in a row before the database counts as down. Under a burst of reads
-/// (the server, PostgreSQL and the clients sharing the cores) one `select 1` can miss
-/// the 2 s, and counting that as an outage refused every write for the next half
-/// second (seen under 110,000 tile requests a second); a second late check, half a
-/// second later, is an outage. An error (refused, broken connection) counts at once.
-const LATE_CHECKS: u32 = 2;
-
-/// What one check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Check {
-    Answered,
-    Failed(String),
-    Late,
-}
 
 /// The database's state as last seen.
 #[derive(Debug)]
@@ -89,38 +75,16 @@ impl DbStatus {
     }
 
     /// Checks the database for ever: `select 1` every 2 s while it answers, every
-    /// 0.5 s while it does not (or after a late answer).
+    /// 0.5 s while it does not.
     pub async fn watch(&self, pool: PgPool) {
-        let mut late = 0;
         loop {
             let check = tokio::time::timeout(CHECK_TIMEOUT, sqlx::query_scalar::<_, i32>("select 1").fetch_one(&pool));
-            let check = match check.await {
-                Ok(Ok(_)) => Check::Answered,
-                Ok(Err(e)) => Check::Failed(e.to_string()),
-                Err(_) => Check::Late,
-            };
-            self.note(check, &mut late);
-            tokio::time::sleep(if self.is_up() && late == 0 { EVERY_UP } else { EVERY_DOWN }).await;
-        }
-    }
-
-    /// Records a check's outcome; `late` counts the late checks in a row.
-    fn note(&self, check: Check, late: &mut u32) {
-        match check {
-            Check::Answered => {
-                *late = 0;
-                self.set(true, "");
+            match check.await {
+                Ok(Ok(_)) => self.set(true, ""),
+                Ok(Err(e)) => self.set(false, &e.to_string()),
+                Err(_) => self.set(false, "no answer within 2 s"),
             }
-            Check::Failed(error) => {
-                *late = 0;
-                self.set(false, &error);
-            }
-            Check::Late => {
-                *late += 1;
-                if *late >= LATE_CHECKS {
-                    self.set(false, &format!("no answer within 2 s, {late} times in a row"));
-                }
-            }
+            tokio::time::sleep(if self.is_up() { EVERY_UP } else { EVERY_DOWN }).await;
         }
     }
 }
@@ -171,26 +135,6 @@ mod tests {
         status.set(true, "");
         assert!(status.is_up());
         assert_eq!(status.state().reason, "");
-    }
-
-    /// One late answer is load, not an outage; two in a row are; an error is one at
-    /// once; an answer ends it.
-    #[test]
-    fn one_late_check_is_not_an_outage() {
-        let status = DbStatus::default();
-        let mut late = 0;
-        status.note(Check::Late, &mut late);
-        assert!(status.is_up(), "one late check: still up");
-        status.note(Check::Answered, &mut late);
-        status.note(Check::Late, &mut late);
-        assert!(status.is_up(), "late checks not in a row: still up");
-        status.note(Check::Late, &mut late);
-        assert!(!status.is_up(), "two late checks in a row: down");
-        assert_eq!(status.state().reason, "no answer within 2 s, 2 times in a row");
-        status.note(Check::Answered, &mut late);
-        assert!(status.is_up() && late == 0);
-        status.note(Check::Failed("connection refused".into()), &mut late);
-        assert!(!status.is_up(), "an error: down at once");
     }
 
     #[test]
