@@ -70,8 +70,9 @@ const WIB: chrono::FixedOffset = match chrono::FixedOffset::east_opt(7 * 3600) {
 
 /// Parses `at`, the end of the window: an RFC 3339 time, or a date `YYYY-MM-DD`, which
 /// includes that whole day (the window ends at the next midnight WIB, or now for
-/// today). Unix seconds; None when not given. A time to come is refused: the engine
-/// knows only what has been reported.
+/// today). Unix seconds; None when not given or within the last minute (the current
+/// map: its kept answers and tiles, not one set per second). A time to come is
+/// refused: the engine knows only what has been reported.
 pub(super) fn parse_at(value: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(None);
@@ -97,7 +98,7 @@ pub(super) fn parse_at(value: Option<&str>) -> Result<Option<i64>, ApiError> {
     if at > now + chrono::Duration::seconds(5) {
         return Err(bad(format!("{value:?} is a time still to come")));
     }
-    Ok(Some(at.timestamp()))
+    Ok(Some(at.timestamp()).filter(|&t| t < now.timestamp() - 60))
 }
 
 pub(super) fn parse_level(value: Option<&str>, default: RegionLevel) -> Result<RegionLevel, ApiError> {
@@ -388,8 +389,7 @@ async fn all(
 ) -> Result<Response, ApiError> {
     let level = parse_level(q.level.as_deref(), RegionLevel::KabupatenKota)?;
     let days = parse_days("window", q.window.as_deref())?;
-    // An end within the last minute is now: the answer kept for the current map.
-    let at = parse_at(q.at.as_deref())?.filter(|&t| t < chrono::Utc::now().timestamp() - 60);
+    let at = parse_at(q.at.as_deref())?;
     let gzip = accepts_gzip(&headers);
     // Every write answered before this request is in every answer whose computation
     // began at this batch count or a later one.

@@ -184,8 +184,6 @@ impl Tiles {
 
     fn key(&self, source: Source, coord: TileCoord, window: Option<u32>, at: Option<i64>, scope: &Scope) -> TileKey {
         let window = window.filter(|&d| d != self.default_days);
-        // An end within the last minute is now: the current map.
-        let at = at.filter(|&t| t < chrono::Utc::now().timestamp() - 60);
         TileKey { source, coord, window, at, scope: if source.has_incidents() { scope_key(scope) } else { 0 } }
     }
 
@@ -211,8 +209,9 @@ impl Tiles {
     }
 
     /// A tile of `source` at `coord` (whose zoom the caller has checked against the
-    /// source's range) for the default window (`None`) or another number of days.
-    /// Only the incidents within `scope` are drawn.
+    /// source's range) for the default window (`None`) or another number of days,
+    /// ending now (`at` None) or at `at` (unix seconds). Only the incidents within
+    /// `scope` are drawn.
     pub fn tile(
         &self,
         source: Source,
